@@ -1,0 +1,96 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"planledger/domain"
+)
+
+// aggState is what the store keeps in memory of one aggregate: enough to
+// set the next append's expectation and to recognise an event id it
+// already holds, without reading the aggregate from the stream each time.
+type aggState struct {
+	mu sync.Mutex
+	// stale means the stream may hold events the state does not: never
+	// read yet, or an append's outcome is unknown, or JetStream said the
+	// aggregate moved on. The next use reads the tail first.
+	stale   bool
+	lastSeq uint64            // stream sequence of the aggregate's last event, 0 if none
+	version uint64            // number of events
+	ids     map[string]uint64 // event id → sequence
+}
+
+func (a *aggState) applyStored(id string, seq, version uint64) {
+	a.ids[id] = seq
+	a.lastSeq = seq
+	a.version = version
+}
+
+// readBatch is how many messages one direct-get batch request returns.
+const readBatch = 256
+
+// catchUp reads the aggregate's events after a.lastSeq, if a is stale.
+func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error {
+	if !a.stale {
+		return nil
+	}
+	subj := Subject(ref)
+	for {
+		n := 0
+		err := s.scan(ctx, a.lastSeq+1, subj, readBatch, func(rec domain.Record) error {
+			n++
+			if rec.Version != a.version+1 {
+				return domain.Errorf(domain.KindInternal, "%s: the record at sequence %d has version %d after version %d: the log is inconsistent, run `planledger verify`", ref, rec.Sequence, rec.Version, a.version)
+			}
+			a.applyStored(rec.ID, rec.Sequence, rec.Version)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", ref, err)
+		}
+		if n < readBatch {
+			break
+		}
+	}
+	a.stale = false
+	return nil
+}
+
+// scan calls fn for up to batch records from sequence from on, filtered by
+// subject (which may be a wildcard), using one batched direct get.
+func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int, fn func(domain.Record) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	it, err := jetstreamext.GetBatch(ctx, s.js, s.name, batch, jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
+	if err != nil {
+		return s.readErr(err)
+	}
+	for m, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			return nil
+		}
+		if err != nil {
+			return s.readErr(err)
+		}
+		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
+		if err != nil {
+			return domain.Errorf(domain.KindInternal, "%w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) readErr(err error) error {
+	if isUnavailable(err) {
+		return domain.Errorf(domain.KindUnavailable, "read from JetStream: %w", err)
+	}
+	return err
+}

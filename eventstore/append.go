@@ -1,0 +1,345 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"planledger/domain"
+)
+
+// Pending is one event to append.
+type Pending struct {
+	Event     domain.Event
+	Submitter string
+	// ExpectedVersion, if not nil, is the version the event's aggregate must
+	// be at just before this event (0: the aggregate must not exist yet).
+	ExpectedVersion *uint64
+	// RecordedTime, if not zero, is kept as the record's recorded time
+	// instead of the moment JetStream stores it. Only imports set it.
+	RecordedTime time.Time
+}
+
+// Result is the outcome of an append.
+type Result struct {
+	// Records are the stored records, in the order of the request.
+	Records []domain.Record
+	// Duplicate is true when every event was already stored with the same
+	// content: Records are the originals and nothing was appended.
+	Duplicate bool
+}
+
+// JetStream error codes the append path interprets.
+const (
+	codeWrongLastSequence   jetstream.ErrorCode = 10071
+	codeExpectationMismatch jetstream.ErrorCode = 10164 // clustered "wrong last sequence"
+	codeBatchDuplicateID    jetstream.ErrorCode = 10201
+)
+
+// maxAttempts bounds how often one append re-reads the aggregates after
+// JetStream refused it, before it reports a conflict.
+const maxAttempts = 3
+
+// Append stores evs all-or-nothing, in order. Events may belong to several
+// aggregates. Each aggregate's next version follows the one it is at; an
+// ExpectedVersion that does not match is a conflict naming the current
+// version. An event whose id is already stored on its aggregate is not
+// stored again: if every event of the request is, Append returns the
+// original records with Duplicate set; if only some are, or one differs in
+// content, it is a conflict.
+func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
+	refs, err := checkPending(evs)
+	if err != nil {
+		return Result{}, err
+	}
+	aggs := s.lockAggregates(refs)
+	defer func() {
+		for _, a := range aggs {
+			a.mu.Unlock()
+		}
+	}()
+
+	for attempt := 1; ; attempt++ {
+		for i, a := range aggs {
+			if err := s.catchUp(ctx, refs[i], a); err != nil {
+				return Result{}, err
+			}
+		}
+		if res, done, err := s.findDuplicates(ctx, evs, refs, aggs); done || err != nil {
+			return res, err
+		}
+		if err := checkExpectations(evs, refs, aggs); err != nil {
+			return Result{}, err
+		}
+		res, retry, err := s.publish(ctx, evs, refs, aggs)
+		if !retry {
+			return res, err
+		}
+		// JetStream said the aggregates moved on, or that it has seen these
+		// message ids: read what is there now and decide again.
+		for _, a := range aggs {
+			a.stale = true
+		}
+		if attempt == maxAttempts {
+			return Result{}, &domain.Error{Kind: domain.KindConflict, Err: err,
+				Message: "the aggregates changed under this append again and again; reload and retry"}
+		}
+	}
+}
+
+// checkPending validates what the store itself relies on and returns the
+// distinct aggregates in first-appearance order.
+func checkPending(evs []Pending) ([]domain.Ref, error) {
+	if len(evs) == 0 {
+		return nil, domain.Invalid("nothing to append")
+	}
+	if len(evs) > MaxBatch {
+		return nil, domain.Invalid(fmt.Sprintf("%d events in one append; at most %d", len(evs), MaxBatch))
+	}
+	var refs []domain.Ref
+	seen := make(map[domain.Ref]map[string]int)
+	for i := range evs {
+		ev := &evs[i].Event
+		ref, err := ev.Ref()
+		if err != nil {
+			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/subject", Detail: err.Error()})
+		}
+		if err := domain.CheckEventID(ev.ID); err != nil {
+			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id", Detail: err.Error()})
+		}
+		ids, ok := seen[ref]
+		if !ok {
+			ids = make(map[string]int)
+			seen[ref] = ids
+			refs = append(refs, ref)
+		}
+		if j, dup := ids[ev.ID]; dup {
+			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id",
+				Detail: fmt.Sprintf("id %q repeats event %d's on %s; ids are unique per aggregate", ev.ID, j, ref)})
+		}
+		ids[ev.ID] = i
+	}
+	return refs, nil
+}
+
+// lockAggregates returns the state of each ref, locked. Locks are taken in
+// a fixed order so that two appends over the same aggregates cannot
+// deadlock; within one process, appends to one aggregate take turns.
+func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
+	aggs := make([]*aggState, len(refs))
+	s.mu.Lock()
+	for i, r := range refs {
+		a, ok := s.aggs[r]
+		if !ok {
+			a = &aggState{stale: true, ids: make(map[string]uint64)}
+			s.aggs[r] = a
+		}
+		aggs[i] = a
+	}
+	s.mu.Unlock()
+	order := make([]int, len(refs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int {
+		if refs[x].String() < refs[y].String() {
+			return -1
+		}
+		return 1
+	})
+	for _, i := range order {
+		aggs[i].mu.Lock()
+	}
+	return aggs
+}
+
+func indexOf(refs []domain.Ref, r domain.Ref) int {
+	for i := range refs {
+		if refs[i] == r {
+			return i
+		}
+	}
+	return -1
+}
+
+// findDuplicates looks up every event id in its aggregate. done is true when
+// the request must not be published: all events already stored (res holds
+// the originals) or a conflict (err).
+func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState) (Result, bool, error) {
+	var found []domain.Record
+	for i := range evs {
+		ev := &evs[i].Event
+		ref, _ := ev.Ref()
+		seq, ok := aggs[indexOf(refs, ref)].ids[ev.ID]
+		if !ok {
+			continue
+		}
+		orig, err := s.Get(ctx, seq)
+		if err != nil {
+			return Result{}, true, err
+		}
+		if !orig.SameContent(ev) {
+			return Result{}, true, &domain.Error{Kind: domain.KindConflict,
+				Message: fmt.Sprintf("event id %q was stored on %s at sequence %d with different content; a new event needs a new id", ev.ID, ref, seq)}
+		}
+		found = append(found, orig)
+	}
+	switch {
+	case len(found) == 0:
+		return Result{}, false, nil
+	case len(found) < len(evs):
+		return Result{}, true, &domain.Error{Kind: domain.KindConflict,
+			Message: fmt.Sprintf("%d of the %d events are already stored (event id %q at sequence %d); resubmit exactly the original request, or only new events", len(found), len(evs), found[0].ID, found[0].Sequence)}
+	}
+	return Result{Records: found, Duplicate: true}, true, nil
+}
+
+// checkExpectations compares each event's ExpectedVersion with the version
+// its aggregate will be at just before it.
+func checkExpectations(evs []Pending, refs []domain.Ref, aggs []*aggState) error {
+	next := make([]uint64, len(aggs))
+	for i, a := range aggs {
+		next[i] = a.version
+	}
+	for i := range evs {
+		ref, _ := evs[i].Event.Ref()
+		k := indexOf(refs, ref)
+		if exp := evs[i].ExpectedVersion; exp != nil && *exp != next[k] {
+			return &domain.Error{Kind: domain.KindConflict,
+				Message:  fmt.Sprintf("%s is at version %d; the event expected it at %d", ref, next[k], *exp),
+				Conflict: &domain.VersionConflict{Aggregate: ref, Expected: *exp, Current: aggs[k].version}}
+		}
+		next[k]++
+	}
+	return nil
+}
+
+// publish sends the events, as one message or one atomic batch, each
+// aggregate's first message expecting the aggregate's last sequence. retry
+// is true when JetStream refused it in a way that re-reading the
+// aggregates resolves (they moved on, or the ids are already there).
+func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState) (res Result, retry bool, err error) {
+	msgs := make([]*nats.Msg, len(evs))
+	versions := make([]uint64, len(evs))
+	next := make([]uint64, len(aggs))
+	for i, a := range aggs {
+		next[i] = a.version
+	}
+	for i := range evs {
+		p := &evs[i]
+		ref, _ := p.Event.Ref()
+		k := indexOf(refs, ref)
+		next[k]++
+		versions[i] = next[k]
+		body, err := encodeRecord(&p.Event, versions[i], p.Submitter)
+		if err != nil {
+			return Result{}, false, fmt.Errorf("encode event %d: %w", i, err)
+		}
+		m := nats.NewMsg(Subject(ref))
+		m.Data = body
+		m.Header.Set(jetstream.MsgIDHeader, msgID(ref.String(), p.Event.ID))
+		if next[k] == aggs[k].version+1 {
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(aggs[k].lastSeq, 10))
+		}
+		if !p.RecordedTime.IsZero() {
+			m.Header.Set(HeaderRecordedTime, p.RecordedTime.UTC().Format(time.RFC3339Nano))
+		}
+		msgs[i] = m
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	var lastSeq uint64
+	if len(msgs) == 1 {
+		ack, err := s.js.PublishMsg(pctx, msgs[0])
+		if err != nil {
+			return s.publishFailed(err, aggs)
+		}
+		if ack.Duplicate {
+			return Result{}, true, errors.New("JetStream answered duplicate")
+		}
+		lastSeq = ack.Sequence
+	} else {
+		ack, err := s.publishBatch(pctx, msgs)
+		if err != nil {
+			return s.publishFailed(err, aggs)
+		}
+		lastSeq = ack.Sequence
+	}
+
+	first := lastSeq - uint64(len(msgs)) + 1
+	recorded, err := s.recordedTimes(ctx, first, len(msgs))
+	if err != nil {
+		// The events are stored; only their timestamps are unknown. Make the
+		// next append re-read rather than answer from a guess.
+		for _, a := range aggs {
+			a.stale = true
+		}
+		return Result{}, false, domain.Errorf(domain.KindUnavailable, "events stored at sequences %d-%d, but reading their recorded times failed; a retry with the same ids returns them: %w", first, lastSeq, err)
+	}
+	res.Records = make([]domain.Record, len(evs))
+	for i := range evs {
+		seq := first + uint64(i)
+		rt := recorded[i]
+		if !evs[i].RecordedTime.IsZero() {
+			rt = evs[i].RecordedTime.UTC()
+		}
+		res.Records[i] = domain.Record{Event: evs[i].Event, Sequence: seq, Version: versions[i], RecordedTime: rt, Submitter: evs[i].Submitter}
+		ref, _ := evs[i].Event.Ref()
+		aggs[indexOf(refs, ref)].applyStored(evs[i].Event.ID, seq, versions[i])
+	}
+	return res, false, nil
+}
+
+func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	// No ack for the first message: errors (expectations included) come
+	// back on the commit, and the batch stays one round trip.
+	bp, err := jetstreamext.NewBatchPublisher(s.js, jetstreamext.BatchFlowControl{AckFirst: false, AckTimeout: s.cfg.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs[:len(msgs)-1] {
+		if err := bp.AddMsg(m); err != nil {
+			_ = bp.Discard()
+			return nil, err
+		}
+	}
+	return bp.CommitMsg(ctx, msgs[len(msgs)-1])
+}
+
+// publishFailed classifies a failed publish.
+func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error) {
+	switch {
+	case isAPICode(err, codeWrongLastSequence, codeExpectationMismatch, codeBatchDuplicateID):
+		return Result{}, true, err
+	case isUnavailable(err):
+		// The outcome is unknown: the events may or may not be stored.
+		for _, a := range aggs {
+			a.stale = true
+		}
+		return Result{}, false, domain.Errorf(domain.KindUnavailable,
+			"JetStream did not confirm the append (%w); it may or may not be stored: retry with the same event ids, the ledger stores each at most once", err)
+	}
+	return Result{}, false, fmt.Errorf("append: %w", err)
+}
+
+// recordedTimes reads the timestamps JetStream gave the n messages from
+// sequence first on, in one batched direct get.
+func (s *Store) recordedTimes(ctx context.Context, first uint64, n int) ([]time.Time, error) {
+	out := make([]time.Time, 0, n)
+	err := s.scan(ctx, first, SubjectPrefix+".>", n, func(rec domain.Record) error {
+		out = append(out, rec.RecordedTime)
+		return nil
+	})
+	if err == nil && len(out) != n {
+		err = fmt.Errorf("read %d of %d records from sequence %d", len(out), n, first)
+	}
+	return out, err
+}

@@ -1,0 +1,197 @@
+package eventstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// LedgerUser is the NATS user the ledger connects as to its embedded server.
+const LedgerUser = "ledger"
+
+// embedded is an in-process nats-server owning a data folder.
+type embedded struct {
+	srv      *server.Server
+	lock     *os.File
+	password string
+	logs     *serverLog
+}
+
+// LedgerPermissions are the NATS permissions of the ledger's own user: it may
+// do anything but delete, purge, edit or remove messages from the stream. The
+// deny flags of the stream stop message deletes and purges; only permissions
+// stop a whole-stream delete or an update that would add limits.
+func LedgerPermissions(stream string) *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{">"},
+			Deny: []string{
+				"$JS.API.STREAM.DELETE." + stream,
+				"$JS.API.STREAM.PURGE." + stream,
+				"$JS.API.STREAM.MSG.DELETE." + stream,
+				"$JS.API.STREAM.UPDATE." + stream,
+			},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
+
+// startEmbedded locks dir, then starts a JetStream server storing its files
+// under dir/jetstream with fsync before every acknowledgement.
+func startEmbedded(cfg Config, log *slog.Logger) (*embedded, error) {
+	dir := cfg.DataDir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	e := &embedded{lock: lock, logs: &serverLog{log: log}}
+	ok := false
+	defer func() {
+		if !ok {
+			e.close()
+		}
+	}()
+
+	pw := make([]byte, 24)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, fmt.Errorf("generate NATS password: %w", err)
+	}
+	e.password = hex.EncodeToString(pw)
+
+	opts := &server.Options{
+		ServerName:         "planledger",
+		JetStream:          true,
+		StoreDir:           dir,
+		SyncAlways:         true,
+		NoSigs:             true,
+		DontListen:         cfg.Listen == "",
+		Users:              []*server.User{{Username: LedgerUser, Password: e.password, Permissions: LedgerPermissions(cfg.stream())}},
+		JetStreamMaxMemory: 64 << 20,
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-listen %q: want host:port: %w", cfg.Listen, err)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("--nats-listen %q: port is not a number", cfg.Listen)
+		}
+		if opts.Port == 0 {
+			opts.Port = server.RANDOM_PORT // port 0 means "any free port", as for net.Listen
+		}
+		// Whoever may read the data folder may read the log; the password
+		// file gives a local operator the nats CLI, nobody else.
+		pwFile := filepath.Join(dir, "nats.password")
+		if err := os.WriteFile(pwFile, []byte(e.password+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", pwFile, err)
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configure embedded NATS server: %w", err)
+	}
+	srv.SetLoggerV2(e.logs, false, false, false)
+	e.srv = srv
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		return nil, fmt.Errorf("embedded NATS server in %s did not start within 30s%s", dir, e.logs.problems())
+	}
+	if cfg.Listen != "" {
+		log.Info("embedded NATS listening", "addr", srv.ClientURL(), "user", LedgerUser, "password_file", filepath.Join(dir, "nats.password"))
+	}
+	ok = true
+	return e, nil
+}
+
+func (e *embedded) close() {
+	if e.srv != nil {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	}
+	if e.lock != nil {
+		_ = syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
+		_ = e.lock.Close()
+	}
+}
+
+// ErrDataDirInUse is returned when another process holds the data folder.
+var ErrDataDirInUse = errors.New("data folder in use")
+
+// lockDir takes an exclusive, non-blocking lock on dir/LOCK. The kernel
+// drops the lock when the process dies, even by SIGKILL.
+func lockDir(dir string) (*os.File, error) {
+	name := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(name)
+		_ = f.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "another process"
+		}
+		return nil, fmt.Errorf("%w: %s is locked by %s; stop it first, or reach the running server with --server URL --token T", ErrDataDirInUse, dir, who)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d\n", os.Getpid())), 0)
+	return f, nil
+}
+
+// serverLog forwards nats-server's log to slog and remembers its errors,
+// to explain a server that does not start.
+type serverLog struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	errors []string
+}
+
+func (l *serverLog) problems() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errors) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(l.errors, "; ")
+}
+
+func (l *serverLog) recordError(msg string) {
+	l.mu.Lock()
+	l.errors = append(l.errors, msg)
+	l.mu.Unlock()
+	l.log.Error(msg, "component", "nats")
+}
+
+func (l *serverLog) Noticef(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "nats")
+}
+
+func (l *serverLog) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Plaintext passwords detected") {
+		return // the ledger's own in-memory password for its in-process connection
+	}
+	l.log.Warn(msg, "component", "nats")
+}
+
+func (l *serverLog) Fatalf(format string, v ...any) { l.recordError(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Errorf(format string, v ...any) { l.recordError(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Debugf(string, ...any)          {}
+func (l *serverLog) Tracef(string, ...any)          {}

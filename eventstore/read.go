@@ -1,0 +1,184 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"planledger/domain"
+)
+
+// ErrStop, returned by a callback of Each or Follow, ends the read without
+// an error.
+var ErrStop = errors.New("stop reading")
+
+// Get returns the record at sequence seq.
+func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return domain.Record{}, domain.Errorf(domain.KindNotFound, "no record at sequence %d", seq)
+	}
+	if err != nil {
+		return domain.Record{}, s.readErr(fmt.Errorf("get sequence %d: %w", seq, err))
+	}
+	rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
+	if err != nil {
+		return domain.Record{}, domain.Errorf(domain.KindInternal, "%w", err)
+	}
+	return rec, nil
+}
+
+// LastSequence returns the sequence of the last record in the log, 0 if
+// the log is empty.
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, s.readErr(fmt.Errorf("stream info: %w", err))
+	}
+	return info.State.LastSeq, nil
+}
+
+// StreamInfo returns the stream's current configuration and state.
+func (s *Store) StreamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return nil, s.readErr(fmt.Errorf("stream info: %w", err))
+	}
+	return info, nil
+}
+
+// Version returns the version an aggregate is at (0 if it has no events)
+// as far as the log shows now.
+func (s *Store) Version(ctx context.Context, ref domain.Ref) (uint64, error) {
+	aggs := s.lockAggregates([]domain.Ref{ref})
+	defer aggs[0].mu.Unlock()
+	aggs[0].stale = true // another instance may have written since
+	if err := s.catchUp(ctx, ref, aggs[0]); err != nil {
+		return 0, err
+	}
+	return aggs[0].version, nil
+}
+
+// ReadAggregate returns every record of one aggregate, in order.
+func (s *Store) ReadAggregate(ctx context.Context, ref domain.Ref) ([]domain.Record, error) {
+	var out []domain.Record
+	from := uint64(1)
+	for {
+		n := 0
+		err := s.scan(ctx, from, Subject(ref), readBatch, func(rec domain.Record) error {
+			out = append(out, rec)
+			from = rec.Sequence + 1
+			n++
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", ref, err)
+		}
+		if n < readBatch {
+			return out, nil
+		}
+	}
+}
+
+// Read returns up to limit records after sequence after, optionally only
+// those of one aggregate, for paging through the log.
+func (s *Store) Read(ctx context.Context, after uint64, limit int, ref *domain.Ref) ([]domain.Record, error) {
+	subj := SubjectPrefix + ".>"
+	if ref != nil {
+		subj = Subject(*ref)
+	}
+	var out []domain.Record
+	err := s.scan(ctx, after+1, subj, limit, func(rec domain.Record) error {
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+// Each calls fn for every record from sequence from to the last one in the
+// log when Each was called, in order, through an ordered consumer. It
+// returns fn's error, except ErrStop, which ends the read early.
+func (s *Store) Each(ctx context.Context, from uint64, fn func(domain.Record) error) error {
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if from == 0 {
+		from = 1
+	}
+	if from > last {
+		return nil
+	}
+	return s.consume(ctx, from, last, fn)
+}
+
+// Follow calls fn for every record from sequence from on, as records are
+// appended, until ctx is done (it then returns ctx.Err()) or fn fails.
+func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) error) error {
+	if from == 0 {
+		from = 1
+	}
+	return s.consume(ctx, from, 0, fn)
+}
+
+// consume runs an ordered consumer from sequence from; until 0 means
+// forever.
+func (s *Store) consume(ctx context.Context, from, until uint64, fn func(domain.Record) error) error {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	cancel()
+	if err != nil {
+		return s.readErr(fmt.Errorf("create consumer: %w", err))
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2000))
+	if err != nil {
+		return s.readErr(fmt.Errorf("consume: %w", err))
+	}
+	defer it.Stop()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			it.Stop()
+		case <-stopped:
+		}
+	}()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return s.readErr(fmt.Errorf("consume: %w", err))
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		rec, err := decodeRecord(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data())
+		if err != nil {
+			return domain.Errorf(domain.KindInternal, "%w", err)
+		}
+		if err := fn(rec); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+		if until != 0 && rec.Sequence >= until {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,360 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"planledger/domain"
+)
+
+const (
+	// DefaultStream is the name of the one stream that holds the log.
+	DefaultStream = "PLANLEDGER"
+	// SubjectPrefix starts the subject of every event:
+	// planledger.events.<aggregate-type>.<aggregate-id>.
+	SubjectPrefix = "planledger.events"
+	// MaxBatch is the most events one append may carry: JetStream's limit
+	// for an atomic batch.
+	MaxBatch = 1000
+	// DefaultDuplicateWindow is how long JetStream itself remembers message
+	// ids. The store's own idempotency holds forever; the window only makes
+	// a blind retry cheap.
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+// Config says where the log lives. With URL empty the store runs an embedded
+// server on DataDir; otherwise it connects to an existing server or cluster.
+type Config struct {
+	// DataDir is the embedded server's folder (embedded mode).
+	DataDir string
+	// Listen, if set, opens a TCP listener on the embedded server so that the
+	// nats CLI can inspect the stream ("127.0.0.1:4222").
+	Listen string
+
+	// URL is one or more comma-separated NATS URLs (external mode).
+	URL string
+	// CredsFile, TLSCA, TLSCert and TLSKey authenticate to an external server.
+	CredsFile string
+	TLSCA     string
+	TLSCert   string
+	TLSKey    string
+	// User and Password, if set, authenticate to an external server.
+	User, Password string
+
+	// Replicas is the stream's replica count on creation; 0 means 1. An
+	// existing stream with another count is an error.
+	Replicas int
+	// Stream names the stream; DefaultStream if empty.
+	Stream string
+	// DuplicateWindow is JetStream's dedupe window on creation.
+	DuplicateWindow time.Duration
+	// Timeout bounds each request to JetStream; 5s if zero.
+	Timeout time.Duration
+
+	Logger *slog.Logger
+}
+
+func (c Config) stream() string {
+	if c.Stream == "" {
+		return DefaultStream
+	}
+	return c.Stream
+}
+
+// Store is the ledger's log. It is safe for concurrent use.
+type Store struct {
+	cfg    Config
+	log    *slog.Logger
+	emb    *embedded
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string
+
+	mu   sync.Mutex
+	aggs map[domain.Ref]*aggState
+}
+
+// Open connects to (or starts) the JetStream server and makes sure the
+// stream exists with an immutable configuration.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.DuplicateWindow == 0 {
+		cfg.DuplicateWindow = DefaultDuplicateWindow
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState)}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	opts := []nats.Option{
+		nats.Name("planledger"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.log.Warn("nats async error", "err", err)
+		}),
+	}
+	url := cfg.URL
+	if url == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("eventstore: neither a data folder nor a NATS URL given")
+		}
+		emb, err := startEmbedded(cfg, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.emb = emb
+		opts = append(opts, nats.InProcessServer(emb.srv), nats.UserInfo(LedgerUser, emb.password))
+	} else {
+		if cfg.CredsFile != "" {
+			opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+		}
+		if cfg.User != "" {
+			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		}
+		if cfg.TLSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.TLSCA))
+		}
+		if cfg.TLSCert != "" || cfg.TLSKey != "" {
+			opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, domain.Errorf(domain.KindUnavailable, "connect to NATS at %s: %w", displayURL(url), err)
+	}
+	s.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(cfg.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.js = js
+	if err := s.ensureStream(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+func displayURL(u string) string {
+	if u == "" {
+		return "the embedded server"
+	}
+	return u
+}
+
+// Close closes the connection and stops the embedded server, if any. The
+// caller stops appending first.
+func (s *Store) Close() {
+	if s.nc != nil {
+		_ = s.nc.FlushTimeout(time.Second)
+		s.nc.Close()
+		s.nc = nil
+	}
+	if s.emb != nil {
+		s.emb.close()
+		s.emb = nil
+	}
+}
+
+// Conn returns the store's NATS connection (for key-value buckets and tests).
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// JetStream returns the store's JetStream context.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// StreamName returns the name of the log's stream.
+func (s *Store) StreamName() string { return s.name }
+
+// ClientURL returns the embedded server's client URL when it listens on TCP.
+func (s *Store) ClientURL() string {
+	if s.emb == nil || s.cfg.Listen == "" {
+		return ""
+	}
+	return s.emb.srv.ClientURL()
+}
+
+// desiredConfig is the stream's configuration when the store creates it.
+func (s *Store) desiredConfig() jetstream.StreamConfig {
+	replicas := s.cfg.Replicas
+	if replicas == 0 {
+		replicas = 1
+	}
+	return jetstream.StreamConfig{
+		Name:               s.name,
+		Description:        "planledger: the immutable log of plan activities",
+		Subjects:           []string{SubjectPrefix + ".>"},
+		Retention:          jetstream.LimitsPolicy,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxAge:             0,
+		MaxMsgsPerSubject:  -1,
+		Discard:            jetstream.DiscardNew,
+		Storage:            jetstream.FileStorage,
+		Replicas:           replicas,
+		Duplicates:         s.cfg.DuplicateWindow,
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowRollup:        false,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+	}
+}
+
+// ensureStream creates the stream, or checks that the one found is as
+// immutable as the ledger needs. It never weakens or "repairs" a stream.
+func (s *Store) ensureStream(ctx context.Context) error {
+	var stream jetstream.Stream
+	var err error
+	// A cluster's meta leader may take seconds to be elected; until then
+	// requests get no answer. Retry with short attempts.
+	deadline := time.Now().Add(4 * s.cfg.Timeout)
+	for {
+		actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		stream, err = s.js.Stream(actx, s.name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			stream, err = s.js.CreateStream(actx, s.desiredConfig())
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				stream, err = s.js.Stream(actx, s.name)
+			}
+		}
+		cancel()
+		if err == nil || !isUnavailable(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		if isUnavailable(err) {
+			return domain.Errorf(domain.KindUnavailable, "open stream %s: JetStream did not answer: %w", s.name, err)
+		}
+		return fmt.Errorf("open stream %s: %w", s.name, err)
+	}
+	if problems := CheckStreamConfig(stream.CachedInfo().Config, s.cfg.Replicas); len(problems) > 0 {
+		return fmt.Errorf("stream %s is not safe for a ledger, refusing to start:\n  - %s\nfix the stream with the nats CLI (or point --stream at another one); the ledger never weakens or repairs a stream by itself",
+			s.name, strings.Join(problems, "\n  - "))
+	}
+	s.stream = stream
+	ictx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	info, err := stream.Info(ictx, jetstream.WithDeletedDetails(true))
+	if err != nil {
+		return s.readErr(fmt.Errorf("stream info: %w", err))
+	}
+	return s.checkWhole(info.State)
+}
+
+// CheckStreamConfig lists every way cfg falls short of an immutable,
+// durable, unlimited log. replicas, if not 0, is the replica count wanted.
+func CheckStreamConfig(cfg jetstream.StreamConfig, replicas int) []string {
+	var p []string
+	if !cfg.DenyDelete {
+		p = append(p, "deny_delete is off: single messages could be deleted")
+	}
+	if !cfg.DenyPurge {
+		p = append(p, "deny_purge is off: the stream could be purged")
+	}
+	if cfg.AllowRollup {
+		p = append(p, "allow_rollup_hdrs is on: a rollup message would purge earlier events")
+	}
+	if cfg.Retention != jetstream.LimitsPolicy {
+		p = append(p, fmt.Sprintf("retention is %s: only limits retention keeps every message", cfg.Retention))
+	}
+	if cfg.MaxAge != 0 {
+		p = append(p, fmt.Sprintf("max_age is %s: events would expire", cfg.MaxAge))
+	}
+	if cfg.MaxMsgs > 0 {
+		p = append(p, fmt.Sprintf("max_msgs is %d: the log would be capped", cfg.MaxMsgs))
+	}
+	if cfg.MaxBytes > 0 {
+		p = append(p, fmt.Sprintf("max_bytes is %d: the log would be capped", cfg.MaxBytes))
+	}
+	if cfg.MaxMsgsPerSubject > 0 {
+		p = append(p, fmt.Sprintf("max_msgs_per_subject is %d: an aggregate's history would be cut", cfg.MaxMsgsPerSubject))
+	}
+	if cfg.AllowMsgTTL {
+		p = append(p, "allow_msg_ttl is on: events with a TTL header would expire")
+	}
+	if cfg.SubjectDeleteMarkerTTL != 0 {
+		p = append(p, "subject_delete_marker_ttl is set: it turns purges and rollups back on")
+	}
+	if cfg.AllowMsgSchedules {
+		p = append(p, "allow_msg_schedules is on: it turns purges and rollups back on")
+	}
+	if cfg.AllowMsgCounter {
+		p = append(p, "allow_msg_counter is on: counter streams are not logs")
+	}
+	if cfg.Storage != jetstream.FileStorage {
+		p = append(p, "storage is memory: events would not survive a restart")
+	}
+	if cfg.PersistMode != jetstream.DefaultPersistMode {
+		p = append(p, "persist_mode is async: acknowledged events could be lost")
+	}
+	if cfg.Sealed {
+		p = append(p, "the stream is sealed: nothing can be appended")
+	}
+	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
+		p = append(p, "the stream mirrors or sources another: its sequence would not be the ledger's")
+	}
+	if cfg.SubjectTransform != nil {
+		p = append(p, "the stream transforms subjects")
+	}
+	if !cfg.AllowAtomicPublish {
+		p = append(p, "allow_atomic is off: batches could not be appended all-or-nothing")
+	}
+	if !cfg.AllowDirect {
+		p = append(p, "allow_direct is off: aggregate heads could not be read directly")
+	}
+	wantSubj := SubjectPrefix + ".>"
+	if len(cfg.Subjects) != 1 || cfg.Subjects[0] != wantSubj {
+		p = append(p, fmt.Sprintf("subjects are %v; want exactly [%s]", cfg.Subjects, wantSubj))
+	}
+	if replicas != 0 && cfg.Replicas != replicas {
+		p = append(p, fmt.Sprintf("the stream has %d replicas; --replicas asks for %d (change it with `nats stream edit --replicas`)", cfg.Replicas, replicas))
+	}
+	return p
+}
+
+// isUnavailable reports whether err means JetStream did not answer, so the
+// outcome of a request is unknown or it was never sent.
+func isUnavailable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrConnectionDraining) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		isAPICode(err, 10008) // JetStream system temporarily unavailable
+}
+
+func isAPICode(err error, codes ...jetstream.ErrorCode) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	for _, c := range codes {
+		if apiErr.ErrorCode == c {
+			return true
+		}
+	}
+	return false
+}
