@@ -3,6 +3,8 @@ package tests
 import (
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary double as a child process: with
@@ -10,7 +12,8 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("PLANLEDGER_TEST_CHILD") {
 	case "":
-		os.Exit(m.Run())
+		goleak.VerifyTestMain(m) // no server, connection or consumer left running
+
 	case "appender":
 		os.Exit(crashChild())
 	default:
