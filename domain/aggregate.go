@@ -1,0 +1,229 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Env is what a decision may look at beyond the aggregate itself.
+type Env struct {
+	// Now is the ledger's clock: no business time or date may be later
+	// (allowing ClockSkew). Replays pass each event's recorded time.
+	Now time.Time
+	// SocietyExists, if not nil, reports whether a society is registered;
+	// an event naming an unknown one is refused.
+	SocietyExists func(id string) bool
+}
+
+// Fact is one event of an aggregate's history, decoded.
+type Fact struct {
+	ID       string
+	Type     EventType
+	Payload  Payload
+	Time     time.Time // business time
+	Recorded time.Time
+	Sequence uint64
+	Version  uint64
+}
+
+// state is one aggregate type's state, folded from its live (not
+// retracted) events.
+type state interface {
+	exists() bool
+	// check returns what is wrong with f happening next; f's payload
+	// already passed decoding.
+	check(f *Fact, env Env) []Problem
+	apply(f *Fact)
+	// owner is the society the aggregate belongs to ("" for a plan).
+	owner() string
+}
+
+// creationTypes is the event that creates each aggregate.
+var creationTypes = map[AggregateType]EventType{
+	AggregatePlan:        PlanPublished,
+	AggregateSociety:     SocietyRegistered,
+	AggregateDecision:    DecisionProposed,
+	AggregateConference:  ConferenceRegistered,
+	AggregateServiceTeam: ServiceTeamFormed,
+	AggregateProject:     ProjectRegistered,
+}
+
+// CreationType returns the event type that creates an aggregate of type t.
+func CreationType(t AggregateType) EventType { return creationTypes[t] }
+
+func newState(ref Ref) state {
+	switch ref.Type {
+	case AggregatePlan:
+		return &PlanState{}
+	case AggregateSociety:
+		return &SocietyState{ID: ref.ID}
+	case AggregateDecision:
+		return &DecisionState{}
+	case AggregateConference:
+		return &ConferenceState{}
+	case AggregateServiceTeam:
+		return &ServiceTeamState{}
+	case AggregateProject:
+		return &ProjectState{}
+	}
+	panic("domain: no state for aggregate type " + string(ref.Type))
+}
+
+// Aggregate is one aggregate's history and the state folded from it. It
+// changes only through Apply; Decide says whether an event may be next.
+type Aggregate struct {
+	Ref       Ref
+	facts     []Fact
+	retracted map[string]string // retracted event id -> id of the retraction
+	st        state
+}
+
+// NewAggregate returns an aggregate with no history.
+func NewAggregate(ref Ref) *Aggregate {
+	return &Aggregate{Ref: ref, retracted: map[string]string{}, st: newState(ref)}
+}
+
+// Rebuild folds stored records, in version order, into an aggregate.
+func Rebuild(ref Ref, recs []Record) (*Aggregate, error) {
+	a := NewAggregate(ref)
+	for i := range recs {
+		if err := a.Apply(&recs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Version is the number of events, retractions included.
+func (a *Aggregate) Version() uint64 { return uint64(len(a.facts)) }
+
+// Exists reports whether the aggregate was created and its creation was
+// not retracted.
+func (a *Aggregate) Exists() bool { return a.st.exists() }
+
+// Owner is the id of the society the aggregate belongs to, fixed by its
+// first event; "" for a plan or an aggregate that does not exist.
+func (a *Aggregate) Owner() string { return a.st.owner() }
+
+// Facts returns the history, retractions included. Do not modify it.
+func (a *Aggregate) Facts() []Fact { return a.facts }
+
+// Retracted reports whether the event with id was retracted.
+func (a *Aggregate) Retracted(id string) bool { _, ok := a.retracted[id]; return ok }
+
+// Apply folds one stored record into the aggregate.
+func (a *Aggregate) Apply(rec *Record) error {
+	if rec.Version != a.Version()+1 {
+		return Errorf(KindInternal, "%s: record %q has version %d after version %d", a.Ref, rec.ID, rec.Version, a.Version())
+	}
+	t := EventType(rec.Type)
+	p, probs := DecodeData(t, rec.Data)
+	if len(probs) > 0 {
+		return &Error{Kind: KindInternal, Message: fmt.Sprintf("%s: stored record %q (sequence %d) does not decode", a.Ref, rec.ID, rec.Sequence), Problems: probs}
+	}
+	a.applyFact(Fact{ID: rec.ID, Type: t, Payload: p, Time: rec.Time, Recorded: rec.RecordedTime, Sequence: rec.Sequence, Version: rec.Version})
+	return nil
+}
+
+func (a *Aggregate) applyFact(f Fact) {
+	a.facts = append(a.facts, f)
+	if r, ok := f.Payload.(EventRetracted); ok {
+		a.retracted[r.EventID] = f.ID
+		a.st = a.fold(nil)
+		return
+	}
+	a.st.apply(&a.facts[len(a.facts)-1])
+}
+
+// fold rebuilds the state from the live events, leaving out also the event
+// with id skip (if not empty).
+func (a *Aggregate) fold(skip map[string]bool) state {
+	st := newState(a.Ref)
+	for i := range a.facts {
+		f := &a.facts[i]
+		if f.Type.IsRetraction() || a.Retracted(f.ID) || skip[f.ID] {
+			continue
+		}
+		st.apply(f)
+	}
+	return st
+}
+
+// Decide returns nil if the submission may be appended to this aggregate
+// now, or a KindInvalid *Error listing every problem.
+func (a *Aggregate) Decide(s *Submission, env Env) error {
+	f := Fact{ID: s.Event.ID, Type: s.Type(), Payload: s.Payload, Time: s.Event.Time, Recorded: env.Now}
+	var probs []Problem
+	if r, ok := s.Payload.(EventRetracted); ok {
+		probs = a.checkRetraction(r)
+	} else {
+		probs = checkNext(a.Ref, a.st, &f, env)
+	}
+	if len(probs) > 0 {
+		return &Error{Kind: KindInvalid, Message: fmt.Sprintf("%s cannot take %s now", a.Ref, s.Type()), Problems: probs}
+	}
+	return nil
+}
+
+// checkNext is the rule every aggregate shares (created by its first
+// event, and only once) followed by the aggregate's own rules.
+func checkNext(ref Ref, st state, f *Fact, env Env) []Problem {
+	create := creationTypes[ref.Type]
+	switch {
+	case !st.exists() && f.Type != create:
+		return []Problem{{Pointer: "/subject", Detail: fmt.Sprintf("%s does not exist: it is created by %s first", ref, create)}}
+	case st.exists() && f.Type == create:
+		return []Problem{{Pointer: "/type", Detail: fmt.Sprintf("%s already exists: %s happens once (retract it to correct it)", ref, create)}}
+	}
+	return st.check(f, env)
+}
+
+// checkRetraction: the retracted event must be one of this aggregate's,
+// not a retraction, not retracted already, and the history without it
+// must still obey every rule.
+func (a *Aggregate) checkRetraction(r EventRetracted) []Problem {
+	ptr := "/data/event_id"
+	var target *Fact
+	for i := range a.facts {
+		if a.facts[i].ID == r.EventID {
+			target = &a.facts[i]
+		}
+	}
+	switch {
+	case target == nil:
+		return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("%s has no event with id %q; a retraction names an event of its own aggregate", a.Ref, r.EventID)}}
+	case target.Type.IsRetraction():
+		return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("event %q is itself a retraction and cannot be retracted; submit the event again under a new id", r.EventID)}}
+	case a.Retracted(r.EventID):
+		return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("event %q was already retracted by event %q", r.EventID, a.retracted[r.EventID])}}
+	}
+	st := newState(a.Ref)
+	for i := range a.facts {
+		f := &a.facts[i]
+		if f.Type.IsRetraction() || a.Retracted(f.ID) || f.ID == r.EventID {
+			continue
+		}
+		if probs := checkNext(a.Ref, st, f, Env{Now: f.Recorded}); len(probs) > 0 {
+			return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("without event %q, the later event %q (version %d, %s) would break a rule: %s; retract the later events first",
+				r.EventID, f.ID, f.Version, f.Type, probs[0].Detail)}}
+		}
+		st.apply(f)
+	}
+	return nil
+}
+
+// notFuture checks a date field against the clock.
+func notFuture(d Date, ptr string, env Env) []Problem {
+	if d.IsZero() || env.Now.IsZero() || !d.Time().After(env.Now.Add(ClockSkew)) {
+		return nil
+	}
+	return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("%s is in the future (today is %s in China Standard Time); record what has happened", d, env.Now.In(CST).Format(time.DateOnly))}}
+}
+
+// knownSociety checks a reference to a society.
+func knownSociety(id, ptr string, env Env) []Problem {
+	if id == "" || env.SocietyExists == nil || env.SocietyExists(id) {
+		return nil
+	}
+	return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("society %q is not registered; register it first with society.registered", id)}}
+}

@@ -1,0 +1,173 @@
+package domain
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// EventType is a CloudEvents type of the catalogue: "<aggregate>.<what happened>".
+type EventType string
+
+// The catalogue. Names are the wire contract: never rename one.
+const (
+	PlanPublished EventType = "plan.published"
+
+	SocietyRegistered                   EventType = "society.registered"
+	SocietyPartyOrganizationEstablished EventType = "society.party_organization_established"
+	SocietyPartyBuildingAssessed        EventType = "society.party_building_assessed"
+	SocietyPartyHistoryActivityHeld     EventType = "society.party_history_activity_held"
+	SocietyReelectionHeld               EventType = "society.reelection_held"
+	SocietyLeadershipChanged            EventType = "society.leadership_changed"
+	SocietyAnnualInspectionRecorded     EventType = "society.annual_inspection_recorded"
+
+	DecisionProposed      EventType = "decision.proposed"
+	DecisionPartyReviewed EventType = "decision.party_reviewed"
+	DecisionVoted         EventType = "decision.voted"
+	DecisionPublished     EventType = "decision.published"
+
+	ConferenceRegistered  EventType = "conference.registered"
+	ConferenceSessionHeld EventType = "conference.session_held"
+
+	ServiceTeamFormed           EventType = "service_team.formed"
+	ServiceTeamServiceDelivered EventType = "service_team.service_delivered"
+
+	ProjectRegistered       EventType = "project.registered"
+	ProjectMilestoneReached EventType = "project.milestone_reached"
+	ProjectCompleted        EventType = "project.completed"
+	ProjectCancelled        EventType = "project.cancelled"
+)
+
+// retractedSuffix ends the type of a retraction on any aggregate:
+// "society.event_retracted", "project.event_retracted", ...
+const retractedSuffix = ".event_retracted"
+
+// RetractionType returns the retraction event type of an aggregate type.
+func RetractionType(t AggregateType) EventType { return EventType(string(t) + retractedSuffix) }
+
+// EventTypes lists every type of the catalogue, retractions last.
+var EventTypes = func() []EventType {
+	ts := []EventType{
+		PlanPublished,
+		SocietyRegistered, SocietyPartyOrganizationEstablished, SocietyPartyBuildingAssessed,
+		SocietyPartyHistoryActivityHeld, SocietyReelectionHeld, SocietyLeadershipChanged, SocietyAnnualInspectionRecorded,
+		DecisionProposed, DecisionPartyReviewed, DecisionVoted, DecisionPublished,
+		ConferenceRegistered, ConferenceSessionHeld,
+		ServiceTeamFormed, ServiceTeamServiceDelivered,
+		ProjectRegistered, ProjectMilestoneReached, ProjectCompleted, ProjectCancelled,
+	}
+	for _, a := range AggregateTypes {
+		ts = append(ts, RetractionType(a))
+	}
+	return ts
+}()
+
+// Aggregate returns the aggregate type an event type belongs to.
+func (t EventType) Aggregate() AggregateType {
+	a, _, _ := strings.Cut(string(t), ".")
+	return AggregateType(a)
+}
+
+// Known reports whether t is in the catalogue.
+func (t EventType) Known() bool {
+	for _, k := range EventTypes {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// IsRetraction reports whether t retracts an earlier event.
+func (t EventType) IsRetraction() bool { return strings.HasSuffix(string(t), retractedSuffix) }
+
+// Payload is the decoded data of one event type.
+type Payload interface {
+	EventType() EventType
+}
+
+// DecodeData decodes an event's data strictly: unknown fields, wrong JSON
+// types, values out of range and unknown enumeration values are problems,
+// each with a pointer below /data.
+func DecodeData(t EventType, data json.RawMessage) (Payload, []Problem) {
+	var probs []Problem
+	f := readObject(data, "/data", &probs)
+	var p Payload
+	switch t {
+	case PlanPublished:
+		p = decodePlanPublished(f)
+	case SocietyRegistered:
+		p = decodeSocietyRegistered(f)
+	case SocietyPartyOrganizationEstablished:
+		p = decodePartyOrganizationEstablished(f)
+	case SocietyPartyBuildingAssessed:
+		p = decodePartyBuildingAssessed(f)
+	case SocietyPartyHistoryActivityHeld:
+		p = decodePartyHistoryActivityHeld(f)
+	case SocietyReelectionHeld:
+		p = decodeReelectionHeld(f)
+	case SocietyLeadershipChanged:
+		p = decodeLeadershipChanged(f)
+	case SocietyAnnualInspectionRecorded:
+		p = decodeAnnualInspectionRecorded(f)
+	case DecisionProposed:
+		p = decodeDecisionProposed(f)
+	case DecisionPartyReviewed:
+		p = decodeDecisionPartyReviewed(f)
+	case DecisionVoted:
+		p = decodeDecisionVoted(f)
+	case DecisionPublished:
+		p = decodeDecisionPublished(f)
+	case ConferenceRegistered:
+		p = decodeConferenceRegistered(f)
+	case ConferenceSessionHeld:
+		p = decodeConferenceSessionHeld(f)
+	case ServiceTeamFormed:
+		p = decodeServiceTeamFormed(f)
+	case ServiceTeamServiceDelivered:
+		p = decodeServiceDelivered(f)
+	case ProjectRegistered:
+		p = decodeProjectRegistered(f)
+	case ProjectMilestoneReached:
+		p = decodeProjectMilestoneReached(f)
+	case ProjectCompleted:
+		p = decodeProjectCompleted(f)
+	case ProjectCancelled:
+		p = decodeProjectCancelled(f)
+	default:
+		if t.IsRetraction() && t.Aggregate().Valid() {
+			p = decodeEventRetracted(f, t.Aggregate())
+			break
+		}
+		return nil, []Problem{{Pointer: "/type", Detail: "unknown event type " + quote(string(t))}}
+	}
+	f.done()
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return p, nil
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// EventRetracted withdraws an earlier event of the same aggregate. Views
+// leave the retracted event out; the history keeps both.
+type EventRetracted struct {
+	aggregate AggregateType
+	EventID   string `json:"event_id"`
+	Reason    string `json:"reason"`
+}
+
+func (e EventRetracted) EventType() EventType { return RetractionType(e.aggregate) }
+
+func decodeEventRetracted(f *fields, a AggregateType) EventRetracted {
+	e := EventRetracted{aggregate: a, EventID: f.text("event_id", true, MaxEventIDLen), Reason: f.text("reason", true, maxText)}
+	if e.EventID != "" {
+		if err := CheckEventID(e.EventID); err != nil {
+			f.problem("event_id", "%v", err)
+		}
+	}
+	return e
+}

@@ -1,0 +1,282 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// fields reads one JSON object member by member and collects every problem,
+// each with a JSON Pointer, instead of stopping at the first. Getters of a
+// member that is missing or wrong return the zero value; the caller checks
+// the problems once at the end.
+type fields struct {
+	ptr   string
+	m     map[string]json.RawMessage
+	used  map[string]bool
+	probs *[]Problem
+}
+
+func readObject(raw json.RawMessage, ptr string, probs *[]Problem) *fields {
+	f := &fields{ptr: ptr, used: map[string]bool{}, probs: probs}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		*probs = append(*probs, Problem{Pointer: ptr, Detail: "must be a JSON object"})
+		return f
+	}
+	if err := json.Unmarshal(trimmed, &f.m); err != nil {
+		*probs = append(*probs, Problem{Pointer: ptr, Detail: "is not a valid JSON object: " + err.Error()})
+	}
+	return f
+}
+
+// pointerToken escapes a member name for a JSON Pointer (RFC 6901).
+func pointerToken(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+func (f *fields) at(name string) string { return f.ptr + "/" + pointerToken(name) }
+
+func (f *fields) problem(name, format string, args ...any) {
+	*f.probs = append(*f.probs, Problem{Pointer: f.at(name), Detail: fmt.Sprintf(format, args...)})
+}
+
+// get returns a member's raw value; a missing or null member is absent.
+func (f *fields) get(name string, required bool) (json.RawMessage, bool) {
+	f.used[name] = true
+	if f.m == nil {
+		return nil, false
+	}
+	v, ok := f.m[name]
+	if !ok || string(v) == "null" {
+		if required {
+			f.problem(name, "is required")
+		}
+		return nil, false
+	}
+	return v, true
+}
+
+const maxText = 500
+
+// text reads a string of at most maxLen characters; required strings must
+// not be blank.
+func (f *fields) text(name string, required bool, maxLen int) string {
+	v, ok := f.get(name, required)
+	if !ok {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		f.problem(name, "must be a string, not %s", jsonKind(v))
+		return ""
+	}
+	if required && strings.TrimSpace(s) == "" {
+		f.problem(name, "must not be empty")
+	}
+	if n := utf8.RuneCountInString(s); n > maxLen {
+		f.problem(name, "is %d characters long; at most %d", n, maxLen)
+	}
+	return s
+}
+
+// enum reads a string that must be one of allowed.
+func (f *fields) enum(name string, required bool, allowed []string) string {
+	s := f.text(name, required, maxText)
+	if s == "" {
+		return ""
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	f.problem(name, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	return ""
+}
+
+// slug reads an id that must be a lowercase slug.
+func (f *fields) slug(name string, required bool) string {
+	s := f.text(name, required, 200)
+	if s == "" {
+		return ""
+	}
+	if err := CheckSlug(s); err != nil {
+		f.problem(name, "%v", err)
+		return ""
+	}
+	return s
+}
+
+// integer reads a whole number in [min, max].
+func (f *fields) integer(name string, min, max int64) int64 {
+	v, ok := f.get(name, true)
+	if !ok {
+		return 0
+	}
+	if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+		f.problem(name, "must be a whole number, not %s", jsonKind(v))
+		return 0
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		f.problem(name, "%s is not a whole number", v)
+		return 0
+	}
+	if n < min || n > max {
+		f.problem(name, "%d is out of range; want %s", n, rangeText(float64(min), float64(max), true))
+		return 0
+	}
+	return n
+}
+
+// number reads a number in [min, max].
+func (f *fields) number(name string, required bool, min, max float64) float64 {
+	v, ok := f.get(name, required)
+	if !ok {
+		return 0
+	}
+	var x float64
+	if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+		f.problem(name, "must be a number, not %s", jsonKind(v))
+		return 0
+	}
+	if err := json.Unmarshal(v, &x); err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+		f.problem(name, "%s is not a usable number", v)
+		return 0
+	}
+	if x < min || x > max {
+		f.problem(name, "%s is out of range; want %s", v, rangeText(min, max, false))
+		return 0
+	}
+	return x
+}
+
+func rangeText(min, max float64, whole bool) string {
+	kind := "a number"
+	if whole {
+		kind = "a whole number"
+	}
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	if max >= 1_000_000 {
+		return fmt.Sprintf("%s of at least %s", kind, num(min))
+	}
+	return fmt.Sprintf("%s from %s to %s", kind, num(min), num(max))
+}
+
+func (f *fields) boolean(name string) bool {
+	v, ok := f.get(name, true)
+	if !ok {
+		return false
+	}
+	switch string(v) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	f.problem(name, "must be true or false, not %s", jsonKind(v))
+	return false
+}
+
+// date reads a calendar date (or RFC 3339 timestamp).
+func (f *fields) date(name string, required bool) Date {
+	s := f.text(name, required, 64)
+	if s == "" {
+		return Date{}
+	}
+	d, err := ParseDate(s)
+	if err != nil {
+		f.problem(name, "%v", err)
+	}
+	return d
+}
+
+// array reads a JSON array; each element's pointer is name/i.
+func (f *fields) array(name string, required bool) []json.RawMessage {
+	v, ok := f.get(name, required)
+	if !ok {
+		return nil
+	}
+	var a []json.RawMessage
+	if v[0] != '[' || json.Unmarshal(v, &a) != nil {
+		f.problem(name, "must be an array, not %s", jsonKind(v))
+		return nil
+	}
+	return a
+}
+
+// object reads a member that is itself an object.
+func (f *fields) object(name string) *fields {
+	v, ok := f.get(name, true)
+	if !ok {
+		return &fields{ptr: f.at(name), used: map[string]bool{}, probs: f.probs}
+	}
+	return readObject(v, f.at(name), f.probs)
+}
+
+// elem reads element i of an array member as an object.
+func (f *fields) elem(name string, i int, raw json.RawMessage) *fields {
+	return readObject(raw, fmt.Sprintf("%s/%d", f.at(name), i), f.probs)
+}
+
+// elemSlug reads element i of an array member as a slug.
+func (f *fields) elemSlug(name string, i int, raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		*f.probs = append(*f.probs, Problem{Pointer: fmt.Sprintf("%s/%d", f.at(name), i), Detail: "must be a string, not " + jsonKind(raw)})
+		return ""
+	}
+	if err := CheckSlug(s); err != nil {
+		*f.probs = append(*f.probs, Problem{Pointer: fmt.Sprintf("%s/%d", f.at(name), i), Detail: err.Error()})
+		return ""
+	}
+	return s
+}
+
+// done reports every member nobody asked for.
+func (f *fields) done() {
+	var unknown []string
+	for k := range f.m {
+		if !f.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	known := make([]string, 0, len(f.used))
+	for k := range f.used {
+		known = append(known, k)
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		f.problem(k, "is not a field here; the fields are %s", strings.Join(known, ", "))
+	}
+}
+
+func jsonKind(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
