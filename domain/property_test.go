@@ -133,4 +133,3 @@ func TestPropertyRebuild(t *testing.T) {
 	}
 	t.Logf("%d retractions checked", retractionsChecked)
 }
-

@@ -212,10 +212,10 @@ func TestProjectAndReferences(t *testing.T) {
 	})
 	t.Run("owner is fixed by the first event", func(t *testing.T) {
 		for subject, pair := range map[string][2]string{
-			"project/p":      {"project.registered", reg},
-			"decision/d":     {"decision.proposed", proposed},
-			"conference/c":   {"conference.registered", `{"title":"t","level":"national","organizer_society":"hn-chem"}`},
-			"service_team/t": {"service_team.formed", `{"society_id":"hn-chem","industry":"i","title":"t"}`},
+			"project/p":       {"project.registered", reg},
+			"decision/d":      {"decision.proposed", proposed},
+			"conference/c":    {"conference.registered", `{"title":"t","level":"national","organizer_society":"hn-chem"}`},
+			"service_team/t":  {"service_team.formed", `{"society_id":"hn-chem","industry":"i","title":"t"}`},
 			"society/hn-chem": {"society.registered", registered},
 		} {
 			h := newHistory(t, subject)
