@@ -227,3 +227,33 @@ func knownSociety(id, ptr string, env Env) []Problem {
 	}
 	return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("society %q is not registered; register it first with society.registered", id)}}
 }
+
+// Clone returns an independent copy, for deciding a batch event by event
+// without touching the original.
+func (a *Aggregate) Clone() *Aggregate {
+	c := &Aggregate{Ref: a.Ref, facts: append([]Fact(nil), a.facts...), retracted: make(map[string]string, len(a.retracted))}
+	for k, v := range a.retracted {
+		c.retracted[k] = v
+	}
+	c.st = c.fold(nil)
+	return c
+}
+
+// LastSequence is the log sequence of the aggregate's last event, 0 if it
+// has none.
+func (a *Aggregate) LastSequence() uint64 {
+	if len(a.facts) == 0 {
+		return 0
+	}
+	return a.facts[len(a.facts)-1].Sequence
+}
+
+// Has reports whether an event with this id is in the history.
+func (a *Aggregate) Has(id string) bool {
+	for i := range a.facts {
+		if a.facts[i].ID == id {
+			return true
+		}
+	}
+	return false
+}

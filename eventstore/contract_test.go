@@ -181,12 +181,16 @@ func testRoundTrip(t *testing.T, b backend) {
 	if ids := recordIDs(agg); ids != "e1 e2 e3" {
 		t.Fatalf("aggregate ids = %q, want e1 e2 e3", ids)
 	}
-	page, err := s.Read(ctx, 1, 2, nil)
+	page, err := s.Read(ctx, 1, 2, eventstore.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(page) != 2 || page[0].Sequence != 2 || page[1].Sequence != 3 {
 		t.Fatalf("Read(after 1, limit 2) = %v", recordIDs(page))
+	}
+	projects, err := s.Read(ctx, 0, 10, eventstore.Filter{Type: domain.AggregateProject})
+	if err != nil || recordIDs(projects) != "e1 e2" || projects[0].Sequence != 3 {
+		t.Fatalf("Read(projects) = %v, %v", recordIDs(projects), err)
 	}
 	var all []domain.Record
 	if err := s.Each(ctx, 1, func(r domain.Record) error { all = append(all, r); return nil }); err != nil {

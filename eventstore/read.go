@@ -69,8 +69,14 @@ func (s *Store) Version(ctx context.Context, ref domain.Ref) (uint64, error) {
 
 // ReadAggregate returns every record of one aggregate, in order.
 func (s *Store) ReadAggregate(ctx context.Context, ref domain.Ref) ([]domain.Record, error) {
+	return s.ReadAggregateAfter(ctx, ref, 0)
+}
+
+// ReadAggregateAfter returns the records of one aggregate stored after
+// sequence after, in order: the tail a cached copy is missing.
+func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after uint64) ([]domain.Record, error) {
 	var out []domain.Record
-	from := uint64(1)
+	from := after + 1
 	for {
 		n := 0
 		err := s.scan(ctx, from, Subject(ref), readBatch, func(rec domain.Record) error {
@@ -88,15 +94,28 @@ func (s *Store) ReadAggregate(ctx context.Context, ref domain.Ref) ([]domain.Rec
 	}
 }
 
-// Read returns up to limit records after sequence after, optionally only
-// those of one aggregate, for paging through the log.
-func (s *Store) Read(ctx context.Context, after uint64, limit int, ref *domain.Ref) ([]domain.Record, error) {
-	subj := SubjectPrefix + ".>"
-	if ref != nil {
-		subj = Subject(*ref)
+// Filter narrows a read of the log to one aggregate, or to one aggregate
+// type; the zero Filter reads everything.
+type Filter struct {
+	Ref  *domain.Ref
+	Type domain.AggregateType
+}
+
+func (f Filter) subject() string {
+	switch {
+	case f.Ref != nil:
+		return Subject(*f.Ref)
+	case f.Type != "":
+		return SubjectPrefix + "." + string(f.Type) + ".>"
 	}
+	return SubjectPrefix + ".>"
+}
+
+// Read returns up to limit records after sequence after that match the
+// filter, in order, for paging through the log.
+func (s *Store) Read(ctx context.Context, after uint64, limit int, f Filter) ([]domain.Record, error) {
 	var out []domain.Record
-	err := s.scan(ctx, after+1, subj, limit, func(rec domain.Record) error {
+	err := s.scan(ctx, after+1, f.subject(), limit, func(rec domain.Record) error {
 		out = append(out, rec)
 		return nil
 	})

@@ -5,7 +5,7 @@ import (
 	"flag"
 	"io"
 
-	"planledger/eventstore"
+	"planledger/cmd/planledger/server"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -13,6 +13,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API")
+	tokens := fs.String("tokens", "", "tokens file (JSON, hashed tokens); without it an admin token is created in the data folder on first start")
+	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -20,23 +23,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return errUsage
 	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
 	}
-	cfg := sf.config()
-	cfg.Logger = log
-	store, err := eventstore.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	last, err := store.LastSequence(ctx)
-	if err != nil {
-		return err
-	}
-	log.Info("ledger open", "stream", store.StreamName(), "last_sequence", last, "data", cfg.DataDir, "nats", cfg.URL)
-	<-ctx.Done()
-	log.Info("shutting down")
-	return nil
+	return server.Run(ctx, server.Config{
+		HTTPAddr:   *httpAddr,
+		Store:      sf.config(),
+		TokensFile: *tokens,
+		DataDir:    sf.dataDir,
+		MaxBody:    *maxBody,
+		Logger:     log,
+		Out:        stdout,
+	})
 }

@@ -1,0 +1,333 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"planledger/domain"
+	"planledger/eventstore"
+)
+
+// Media types of POST /v1/events.
+const (
+	mediaEvent      = "application/cloudevents+json"
+	mediaJSON       = "application/json"
+	mediaBatch      = "application/cloudevents-batch+json"
+	mediaNDJSON     = "application/x-ndjson"
+	maxJSONDepth    = 32
+	defaultLimit    = 100
+	maxLimit        = 1000
+	maxScanPerQuery = 10_000
+)
+
+func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *Principal) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	batch := false
+	switch mt {
+	case mediaEvent, mediaJSON:
+	case mediaBatch:
+		batch = true
+	default:
+		badRequest(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not taken; send one event as %s (or %s), a batch as %s", r.Header.Get("Content-Type"), mediaEvent, mediaJSON, mediaBatch))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes; split the batch", s.cfg.MaxBody))
+			return
+		}
+		badRequest(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	if !json.Valid(body) {
+		badRequest(w, http.StatusBadRequest, "the body is not JSON")
+		return
+	}
+	if d := jsonDepth(body); d > maxJSONDepth {
+		badRequest(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
+		return
+	}
+	raws, status, msg := splitEvents(body, batch)
+	if status != 0 {
+		badRequest(w, status, msg)
+		return
+	}
+	if len(raws) > eventstore.MaxBatch {
+		badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
+		return
+	}
+
+	now := time.Now()
+	subs := make([]domain.Submission, len(raws))
+	var probs []domain.Problem
+	for i, raw := range raws {
+		sub, ps := domain.DecodeEvent(raw, now)
+		for _, p := range ps {
+			if batch {
+				p.Pointer = fmt.Sprintf("/%d%s", i, p.Pointer)
+			}
+			probs = append(probs, p)
+		}
+		subs[i] = sub
+	}
+	probs = append(probs, repeatedIDs(subs, batch)...)
+	if len(probs) > 0 {
+		s.fail(w, r, domain.Invalid("", probs...))
+		return
+	}
+
+	res, err := s.ledger.Submit(r.Context(), who, subs, batch)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status = http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	if batch {
+		writeJSON(w, status, res.Records)
+		return
+	}
+	writeJSON(w, status, res.Records[0])
+}
+
+// splitEvents returns the events of a body: one object, or an array of
+// them. A non-zero status says why the body is not events at all.
+func splitEvents(body []byte, batch bool) ([]json.RawMessage, int, string) {
+	trimmed := bytes.TrimSpace(body)
+	if !batch {
+		if trimmed[0] != '{' {
+			hint := ""
+			if trimmed[0] == '[' {
+				hint = "; a batch is sent as " + mediaBatch
+			}
+			return nil, http.StatusBadRequest, "the body is not an event: want one JSON object" + hint
+		}
+		return []json.RawMessage{trimmed}, 0, ""
+	}
+	if trimmed[0] != '[' {
+		return nil, http.StatusBadRequest, "a batch is a JSON array of events"
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(trimmed, &raws); err != nil {
+		return nil, http.StatusBadRequest, "the batch is not a JSON array: " + err.Error()
+	}
+	if len(raws) == 0 {
+		return nil, http.StatusBadRequest, "the batch is empty; send at least one event"
+	}
+	for i, raw := range raws {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return nil, http.StatusBadRequest, fmt.Sprintf("batch element %d is not an event: want a JSON object", i)
+		}
+	}
+	return raws, 0, ""
+}
+
+// repeatedIDs finds an id used twice on one aggregate within a request.
+func repeatedIDs(subs []domain.Submission, batch bool) []domain.Problem {
+	seen := map[string]int{}
+	var probs []domain.Problem
+	for i := range subs {
+		key := subs[i].Event.Subject + " " + subs[i].Event.ID
+		if j, dup := seen[key]; dup {
+			ptr := "/id"
+			if batch {
+				ptr = fmt.Sprintf("/%d/id", i)
+			}
+			probs = append(probs, domain.Problem{Pointer: ptr, Detail: fmt.Sprintf("id %q repeats event %d's on %s; ids are unique per aggregate", subs[i].Event.ID, j, subs[i].Event.Subject)})
+		}
+		seen[key] = i
+	}
+	return probs
+}
+
+// jsonDepth is the deepest nesting of arrays and objects in valid JSON.
+func jsonDepth(b []byte) int {
+	depth, most := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			most = max(most, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return most
+}
+
+// eventsPage is the reply of GET /v1/events.
+type eventsPage struct {
+	Events    []domain.Record `json:"events"`
+	NextAfter uint64          `json:"next_after"`
+}
+
+func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	q := r.URL.Query()
+	after, err := uintParam(q.Get("after"), 0)
+	if err != nil {
+		badRequest(w, http.StatusBadRequest, "after: "+err.Error())
+		return
+	}
+	limit, err := uintParam(q.Get("limit"), defaultLimit)
+	if err != nil || limit < 1 || limit > maxLimit {
+		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", maxLimit))
+		return
+	}
+	var filter eventstore.Filter
+	var typ domain.EventType
+	if t := q.Get("type"); t != "" {
+		typ = domain.EventType(t)
+		if !typ.Known() {
+			badRequest(w, http.StatusBadRequest, fmt.Sprintf("type: %q is not an event type of the catalogue", t))
+			return
+		}
+		filter.Type = typ.Aggregate()
+	}
+	if subj := q.Get("subject"); subj != "" {
+		ref, err := domain.ParseRef(subj)
+		if err != nil {
+			badRequest(w, http.StatusBadRequest, "subject: "+err.Error())
+			return
+		}
+		filter.Ref = &ref
+	}
+	match := func(rec *domain.Record) bool { return typ == "" || domain.EventType(rec.Type) == typ }
+
+	if acceptsNDJSON(r) {
+		s.streamEvents(w, r, after, q.Has("limit"), int(limit), filter, match)
+		return
+	}
+	page := eventsPage{Events: []domain.Record{}, NextAfter: after}
+	scanned := 0
+	readSize := max(int(limit), 256)
+	for len(page.Events) < int(limit) && scanned < maxScanPerQuery {
+		recs, err := s.store.Read(r.Context(), page.NextAfter, readSize, filter)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i := range recs {
+			scanned++
+			page.NextAfter = recs[i].Sequence
+			if match(&recs[i]) {
+				page.Events = append(page.Events, recs[i])
+				if len(page.Events) == int(limit) {
+					break
+				}
+			}
+		}
+		if len(recs) < readSize {
+			break // the end of the log
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func acceptsNDJSON(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == mediaNDJSON {
+			return true
+		}
+	}
+	return false
+}
+
+// streamEvents writes the log from after on as NDJSON, one record a line,
+// to the end of the log as it is when the request arrives (or limit lines).
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, after uint64, limited bool, limit int, filter eventstore.Filter, match func(*domain.Record) bool) {
+	w.Header().Set("Content-Type", mediaNDJSON)
+	w.Header().Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := s.store.Each(r.Context(), after+1, func(rec domain.Record) error {
+		if filter.Ref != nil && rec.Subject != filter.Ref.String() {
+			return nil
+		}
+		if filter.Type != "" && domain.EventType(rec.Type).Aggregate() != filter.Type {
+			return nil
+		}
+		if !match(&rec) {
+			return nil
+		}
+		if n%256 == 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+		n++
+		if n%256 == 0 {
+			_ = rc.Flush()
+		}
+		if limited && n >= limit {
+			return eventstore.ErrStop
+		}
+		return nil
+	})
+	if err != nil && n == 0 {
+		s.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		s.log.Warn("ndjson stream ended early", "err", err, "written", n)
+	}
+}
+
+func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	ref, err := domain.ParseRef(r.PathValue("type") + "/" + r.PathValue("id"))
+	if err != nil {
+		badRequest(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	recs, err := s.store.ReadAggregate(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(recs) == 0 {
+		badRequest(w, http.StatusNotFound, fmt.Sprintf("%s has no events", ref))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"aggregate": ref.String(), "version": len(recs), "events": recs})
+}
+
+func uintParam(s string, def uint64) (uint64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	}
+	return n, nil
+}

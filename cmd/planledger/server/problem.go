@@ -1,0 +1,89 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"planledger/domain"
+)
+
+// Problem is an RFC 9457 problem detail, the body of every error response.
+type Problem struct {
+	Type   string           `json:"type"`
+	Title  string           `json:"title"`
+	Status int              `json:"status"`
+	Detail string           `json:"detail"`
+	Errors []domain.Problem `json:"errors,omitempty"`
+	// Aggregate and CurrentVersion explain a version conflict.
+	Aggregate      string  `json:"aggregate,omitempty"`
+	CurrentVersion *uint64 `json:"current_version,omitempty"`
+}
+
+// kindStatus maps each domain error kind to its HTTP status: the one table.
+var kindStatus = map[domain.Kind]int{
+	domain.KindInternal:    http.StatusInternalServerError,
+	domain.KindInvalid:     http.StatusUnprocessableEntity,
+	domain.KindNotFound:    http.StatusNotFound,
+	domain.KindConflict:    http.StatusConflict,
+	domain.KindForbidden:   http.StatusForbidden,
+	domain.KindUnavailable: http.StatusServiceUnavailable,
+}
+
+// retryAfterSeconds is what a 503 asks a client to wait.
+const retryAfterSeconds = "2"
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// fail writes err as a problem; internal errors are logged, not shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		de = &domain.Error{Kind: domain.KindInternal, Message: err.Error(), Err: err}
+	}
+	status := kindStatus[de.Kind]
+	p := Problem{Status: status, Detail: de.Message, Errors: de.Problems}
+	if de.Kind == domain.KindInternal {
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Detail = "an internal error occurred; it has been logged"
+		p.Errors = nil
+	}
+	if de.Kind == domain.KindInvalid && len(de.Problems) > 0 && de.Message == "" {
+		p.Detail = fmt.Sprintf("%d problem(s) with the request; see errors", len(de.Problems))
+	}
+	if c := de.Conflict; c != nil {
+		p.Aggregate = c.Aggregate.String()
+		cur := c.Current
+		p.CurrentVersion = &cur
+	}
+	writeProblem(w, p)
+}
+
+func badRequest(w http.ResponseWriter, status int, detail string) {
+	writeProblem(w, Problem{Status: status, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+

@@ -1,0 +1,253 @@
+// Package server is planledger's HTTP API and its wiring: the store, the
+// command path, tokens, and (later) views and metrics. tests/ starts it
+// in-process exactly as `planledger serve` does.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"planledger/domain"
+	"planledger/eventstore"
+)
+
+// Config is everything serve needs; the zero value of each field but Store
+// has a working default.
+type Config struct {
+	// HTTPAddr is where the API listens; "127.0.0.1:8080" if empty.
+	HTTPAddr string
+	Store    eventstore.Config
+	// TokensFile is the --tokens file. Without it, DataDir/tokens.json holds
+	// an admin token created on first start.
+	TokensFile string
+	DataDir    string
+	// MaxBody bounds a request body; 1 MiB if zero.
+	MaxBody int64
+	// CacheSize bounds the aggregates kept in memory; 10,000 if zero.
+	CacheSize int
+	// NoShippedPlan skips publishing the 2021 plan on an empty log.
+	NoShippedPlan bool
+	Logger        *slog.Logger
+	// Out receives the one-time admin token; io.Discard if nil.
+	Out io.Writer
+}
+
+// Server is a running ledger: HTTP API, command path and store.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *eventstore.Store
+	ledger *Ledger
+	tokens *Tokens
+	ln     net.Listener
+	http   *http.Server
+	served chan error
+}
+
+// Open opens the store, loads the tokens, publishes the shipped plan on an
+// empty log and starts listening (so that ":0" works); Serve serves.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = 10_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = cfg.Store.DataDir
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeStore()
+		}
+	}()
+
+	var err error
+	if cfg.TokensFile != "" {
+		s.tokens, err = LoadTokens(cfg.TokensFile)
+	} else {
+		var token string
+		s.tokens, token, err = EnsureAdminToken(cfg.DataDir)
+		if token != "" {
+			fmt.Fprintf(cfg.Out, "Created an admin token; it is shown only now, store it:\n\n  %s\n\nOnly its hash is kept, in %s/%s.\n", token, cfg.DataDir, AdminTokensFile)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+
+	cfg.Store.Logger = cfg.Logger
+	s.store, err = eventstore.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
+	if !cfg.NoShippedPlan {
+		if err := s.publishShippedPlan(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return s, nil
+}
+
+// publishShippedPlan publishes the 2021 plan when the log is empty, so the
+// programmes view shows its targets at once. Its fixed id makes a second
+// attempt (another instance starting at the same moment) a no-op.
+func (s *Server) publishShippedPlan(ctx context.Context) error {
+	last, err := s.store.LastSequence(ctx)
+	if err != nil || last > 0 {
+		return err
+	}
+	raw, err := json.Marshal(domain.Plan2021())
+	if err != nil {
+		return err
+	}
+	sub, probs := domain.DecodeEvent(raw, time.Now())
+	if len(probs) > 0 {
+		return domain.Invalid("the shipped 2021 plan", probs...)
+	}
+	system := &Principal{Name: "planledger", Role: RoleAdmin}
+	res, err := s.ledger.Submit(ctx, system, []domain.Submission{sub}, false)
+	if err != nil {
+		return fmt.Errorf("publish the shipped 2021 plan: %w", err)
+	}
+	s.log.Info("published the shipped 2021 plan", "subject", sub.Event.Subject, "sequence", res.Records[0].Sequence)
+	return nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Store is the server's event store.
+func (s *Server) Store() *eventstore.Store { return s.store }
+
+// Serve serves HTTP until Shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.served <- err
+	return err
+}
+
+// Shutdown stops accepting requests, lets the ones in flight finish (their
+// appends included) within ctx, then closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.closeStore()
+	return err
+}
+
+func (s *Server) closeStore() {
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// Run opens a server, serves until ctx is done, and shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	go func() { _ = s.Serve() }()
+	s.log.Info("serving", "url", s.URL())
+	select {
+	case <-ctx.Done():
+	case err := <-s.served:
+		s.closeStore()
+		return err
+	}
+	s.log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.authed(s.handlePostEvents))
+	mux.HandleFunc("GET /v1/events", s.authed(s.handleGetEvents))
+	mux.HandleFunc("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		badRequest(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the API in the README", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// authed resolves the bearer token to a principal or answers 401.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger"`)
+			badRequest(w, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
+			return
+		}
+		p, ok := s.tokens.Authenticate(token)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger", error="invalid_token"`)
+			badRequest(w, http.StatusUnauthorized, "the bearer token is not known")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	last, err := s.store.LastSequence(ctx)
+	if err != nil {
+		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "the store is not reachable: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "log_sequence": last})
+}
