@@ -107,6 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		nats.Name("planledger"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		// No buffering while reconnecting: a publish the client buffered
+		// could land after the append was answered "unavailable".
+		nats.ReconnectBufSize(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			s.log.Warn("nats async error", "err", err)
 		}),
@@ -342,6 +345,7 @@ func isUnavailable(err error) bool {
 		errors.Is(err, nats.ErrConnectionDraining) ||
 		errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		isAPICode(err, 10008) // JetStream system temporarily unavailable
 }

@@ -38,8 +38,21 @@ func TestUnavailableThenRetry(t *testing.T) {
 	opts2 := eventstoretest.Options(opts.StoreDir)
 	opts2.Port = port
 	eventstoretest.Start(t, opts2)
-	var res eventstore.Result
 	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := s.LastSequence(context.Background())
+		if err == nil {
+			if n != 1 {
+				t.Fatalf("the log has %d records after an append answered unavailable; want 1: nothing appended", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // poll until the client has reconnected
+	}
+	var res eventstore.Result
 	for {
 		res, err = s.Append(context.Background(), batch)
 		if err == nil || time.Now().After(deadline) {

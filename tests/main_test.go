@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,7 +13,14 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("PLANLEDGER_TEST_CHILD") {
 	case "":
-		goleak.VerifyTestMain(m) // no server, connection or consumer left running
+		// No server, connection or consumer left running; the binary the
+		// tests built is removed.
+		goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+			if binPath != "" {
+				_ = os.RemoveAll(filepath.Dir(binPath))
+			}
+			os.Exit(code)
+		}))
 
 	case "appender":
 		os.Exit(crashChild())
