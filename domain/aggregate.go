@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -51,36 +52,97 @@ var creationTypes = map[AggregateType]EventType{
 // CreationType returns the event type that creates an aggregate of type t.
 func CreationType(t AggregateType) EventType { return creationTypes[t] }
 
-func newState(ref Ref) state {
+// Summary is an aggregate's state folded from its live events, without the
+// events: what read models keep, and what a checkpoint stores as JSON.
+// Exactly one of the typed fields is set, the one of Ref's type.
+type Summary struct {
+	Ref         Ref               `json:"ref"`
+	Plan        *PlanState        `json:"plan,omitempty"`
+	Society     *SocietyState     `json:"society,omitempty"`
+	Decision    *DecisionState    `json:"decision,omitempty"`
+	Conference  *ConferenceState  `json:"conference,omitempty"`
+	ServiceTeam *ServiceTeamState `json:"service_team,omitempty"`
+	Project     *ProjectState     `json:"project,omitempty"`
+}
+
+// NewSummary returns the state of an aggregate with no events.
+func NewSummary(ref Ref) *Summary {
+	s := &Summary{Ref: ref}
 	switch ref.Type {
 	case AggregatePlan:
-		return &PlanState{}
+		s.Plan = &PlanState{}
 	case AggregateSociety:
-		return &SocietyState{ID: ref.ID}
+		s.Society = &SocietyState{ID: ref.ID}
 	case AggregateDecision:
-		return &DecisionState{}
+		s.Decision = &DecisionState{}
 	case AggregateConference:
-		return &ConferenceState{}
+		s.Conference = &ConferenceState{}
 	case AggregateServiceTeam:
-		return &ServiceTeamState{}
+		s.ServiceTeam = &ServiceTeamState{}
 	case AggregateProject:
-		return &ProjectState{}
+		s.Project = &ProjectState{}
+	default:
+		panic("domain: no state for aggregate type " + string(ref.Type))
 	}
-	panic("domain: no state for aggregate type " + string(ref.Type))
+	return s
+}
+
+func (s *Summary) state() state {
+	switch {
+	case s.Plan != nil:
+		return s.Plan
+	case s.Society != nil:
+		return s.Society
+	case s.Decision != nil:
+		return s.Decision
+	case s.Conference != nil:
+		return s.Conference
+	case s.ServiceTeam != nil:
+		return s.ServiceTeam
+	case s.Project != nil:
+		return s.Project
+	}
+	panic("domain: summary of " + s.Ref.String() + " has no state")
+}
+
+// Exists reports whether the aggregate was created and its creation was
+// not retracted.
+func (s *Summary) Exists() bool { return s.state().exists() }
+
+// Owner is the id of the society the aggregate belongs to, fixed by its
+// first event; "" for a plan or an aggregate that does not exist.
+func (s *Summary) Owner() string { return s.state().owner() }
+
+// ErrRetractionFold is returned by Summary.Apply for a retraction: a
+// summary keeps no events, so a retraction is applied by folding the
+// aggregate's live events into a new summary.
+var ErrRetractionFold = errors.New("a retraction is applied by folding the aggregate again without the retracted event")
+
+// Apply folds one stored record (not a retraction) into the summary.
+func (s *Summary) Apply(rec *Record) error {
+	t := EventType(rec.Type)
+	if t.IsRetraction() {
+		return ErrRetractionFold
+	}
+	p, probs := DecodeData(t, rec.Data)
+	if len(probs) > 0 {
+		return &Error{Kind: KindInternal, Message: fmt.Sprintf("%s: stored record %q (sequence %d) does not decode", s.Ref, rec.ID, rec.Sequence), Problems: probs}
+	}
+	s.state().apply(&Fact{ID: rec.ID, Type: t, Payload: p, Time: rec.Time, Recorded: rec.RecordedTime, Sequence: rec.Sequence, Version: rec.Version})
+	return nil
 }
 
 // Aggregate is one aggregate's history and the state folded from it. It
 // changes only through Apply; Decide says whether an event may be next.
 type Aggregate struct {
-	Ref       Ref
+	Summary
 	facts     []Fact
 	retracted map[string]string // retracted event id -> id of the retraction
-	st        state
 }
 
 // NewAggregate returns an aggregate with no history.
 func NewAggregate(ref Ref) *Aggregate {
-	return &Aggregate{Ref: ref, retracted: map[string]string{}, st: newState(ref)}
+	return &Aggregate{Summary: *NewSummary(ref), retracted: map[string]string{}}
 }
 
 // Rebuild folds stored records, in version order, into an aggregate.
@@ -96,14 +158,6 @@ func Rebuild(ref Ref, recs []Record) (*Aggregate, error) {
 
 // Version is the number of events, retractions included.
 func (a *Aggregate) Version() uint64 { return uint64(len(a.facts)) }
-
-// Exists reports whether the aggregate was created and its creation was
-// not retracted.
-func (a *Aggregate) Exists() bool { return a.st.exists() }
-
-// Owner is the id of the society the aggregate belongs to, fixed by its
-// first event; "" for a plan or an aggregate that does not exist.
-func (a *Aggregate) Owner() string { return a.st.owner() }
 
 // Facts returns the history, retractions included. Do not modify it.
 func (a *Aggregate) Facts() []Fact { return a.facts }
@@ -129,22 +183,22 @@ func (a *Aggregate) applyFact(f Fact) {
 	a.facts = append(a.facts, f)
 	if r, ok := f.Payload.(EventRetracted); ok {
 		a.retracted[r.EventID] = f.ID
-		a.st = a.fold(nil)
+		a.Summary = *a.fold(nil)
 		return
 	}
-	a.st.apply(&a.facts[len(a.facts)-1])
+	a.state().apply(&a.facts[len(a.facts)-1])
 }
 
 // fold rebuilds the state from the live events, leaving out also the event
 // with id skip (if not empty).
-func (a *Aggregate) fold(skip map[string]bool) state {
-	st := newState(a.Ref)
+func (a *Aggregate) fold(skip map[string]bool) *Summary {
+	st := NewSummary(a.Ref)
 	for i := range a.facts {
 		f := &a.facts[i]
 		if f.Type.IsRetraction() || a.Retracted(f.ID) || skip[f.ID] {
 			continue
 		}
-		st.apply(f)
+		st.state().apply(f)
 	}
 	return st
 }
@@ -157,7 +211,7 @@ func (a *Aggregate) Decide(s *Submission, env Env) error {
 	if r, ok := s.Payload.(EventRetracted); ok {
 		probs = a.checkRetraction(r)
 	} else {
-		probs = checkNext(a.Ref, a.st, &f, env)
+		probs = checkNext(a.Ref, a.state(), &f, env)
 	}
 	if len(probs) > 0 {
 		return &Error{Kind: KindInvalid, Message: fmt.Sprintf("%s cannot take %s now", a.Ref, s.Type()), Problems: probs}
@@ -197,7 +251,7 @@ func (a *Aggregate) checkRetraction(r EventRetracted) []Problem {
 	case a.Retracted(r.EventID):
 		return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("event %q was already retracted by event %q", r.EventID, a.retracted[r.EventID])}}
 	}
-	st := newState(a.Ref)
+	st := NewSummary(a.Ref).state()
 	for i := range a.facts {
 		f := &a.facts[i]
 		if f.Type.IsRetraction() || a.Retracted(f.ID) || f.ID == r.EventID {
@@ -231,11 +285,11 @@ func knownSociety(id, ptr string, env Env) []Problem {
 // Clone returns an independent copy, for deciding a batch event by event
 // without touching the original.
 func (a *Aggregate) Clone() *Aggregate {
-	c := &Aggregate{Ref: a.Ref, facts: append([]Fact(nil), a.facts...), retracted: make(map[string]string, len(a.retracted))}
+	c := &Aggregate{Summary: Summary{Ref: a.Ref}, facts: append([]Fact(nil), a.facts...), retracted: make(map[string]string, len(a.retracted))}
 	for k, v := range a.retracted {
 		c.retracted[k] = v
 	}
-	c.st = c.fold(nil)
+	c.Summary = *c.fold(nil)
 	return c
 }
 

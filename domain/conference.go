@@ -44,10 +44,12 @@ func decodeConferenceSessionHeld(f *fields) ConferenceSessionHeldData {
 // ConferenceState is an academic exchange event: a conference, forum or
 // platform, with the sessions held so far.
 type ConferenceState struct {
-	Registered bool
-	Info       ConferenceRegisteredData
-	Sessions   int
-	Attendees  int
+	Registered     bool                     `json:"registered"`
+	Info           ConferenceRegisteredData `json:"info"`
+	Sessions       int                      `json:"sessions"`
+	OnlineSessions int                      `json:"online_sessions"`
+	Attendees      int                      `json:"attendees"`
+	FirstSessionOn Date                     `json:"first_session_on"`
 }
 
 func (s *ConferenceState) exists() bool  { return s.Registered }
@@ -70,8 +72,12 @@ func (s *ConferenceState) apply(f *Fact) {
 	case ConferenceSessionHeldData:
 		s.Sessions++
 		s.Attendees += p.Attendees
+		if p.Online {
+			s.OnlineSessions++
+		}
+		if s.FirstSessionOn.IsZero() || p.HeldOn.Before(s.FirstSessionOn) {
+			s.FirstSessionOn = p.HeldOn
+		}
 	}
 }
 
-// Conference returns the state of a conference aggregate, or nil for another type.
-func (a *Aggregate) Conference() *ConferenceState { s, _ := a.st.(*ConferenceState); return s }

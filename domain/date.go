@@ -71,6 +71,10 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
+	if s == "" {
+		*d = Date{} // a date never set, as MarshalJSON writes it
+		return nil
+	}
 	p, err := ParseDate(s)
 	if err != nil {
 		return err

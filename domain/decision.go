@@ -119,10 +119,10 @@ func decodeDecisionPublished(f *fields) DecisionPublishedData {
 
 // DecisionState is a major decision on its way through 三议一公布.
 type DecisionState struct {
-	Proposed bool
-	Proposal DecisionProposedData
-	Stage    string
-	Vote     *DecisionVotedData
+	Proposed bool                 `json:"proposed"`
+	Proposal DecisionProposedData `json:"proposal"`
+	Stage    string               `json:"stage"`
+	Vote     *DecisionVotedData   `json:"vote,omitempty"`
 }
 
 func (s *DecisionState) exists() bool  { return s.Proposed }
@@ -181,5 +181,3 @@ func (s *DecisionState) apply(f *Fact) {
 	}
 }
 
-// Decision returns the state of a decision aggregate, or nil for another type.
-func (a *Aggregate) Decision() *DecisionState { s, _ := a.st.(*DecisionState); return s }

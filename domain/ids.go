@@ -101,3 +101,17 @@ func joinTypes() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// MarshalText writes a Ref as its subject, so it is a JSON string and a
+// usable map key.
+func (r Ref) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses a subject.
+func (r *Ref) UnmarshalText(b []byte) error {
+	p, err := ParseRef(string(b))
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
+}

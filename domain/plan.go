@@ -74,10 +74,10 @@ func isProgram(s string) bool {
 
 // PlanState is a published plan.
 type PlanState struct {
-	Published bool
-	Data      PlanPublishedData
+	Published bool              `json:"published"`
+	Data      PlanPublishedData `json:"data"`
 	// PublishedAt is the plan's business time.
-	PublishedAt time.Time
+	PublishedAt time.Time `json:"published_at"`
 }
 
 func (s *PlanState) exists() bool  { return s.Published }
@@ -96,8 +96,6 @@ func (s *PlanState) apply(f *Fact) {
 	}
 }
 
-// Plan returns the state of a plan aggregate, or nil for another type.
-func (a *Aggregate) Plan() *PlanState { s, _ := a.st.(*PlanState); return s }
 
 // The 2021 plan ships inside the binary and is published as
 // plan/henan-2021 on first start.

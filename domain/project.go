@@ -63,10 +63,11 @@ func decodeProjectCancelled(f *fields) ProjectCancelledData {
 // ProjectState is a programme project: registered, active, then completed
 // or cancelled.
 type ProjectState struct {
-	Registered bool
-	Info       ProjectRegisteredData
-	Status     string
-	Milestones int
+	Registered  bool                  `json:"registered"`
+	Info        ProjectRegisteredData `json:"info"`
+	Status      string                `json:"status"`
+	Milestones  int                   `json:"milestones"`
+	CompletedOn Date                  `json:"completed_on"`
 }
 
 func (s *ProjectState) exists() bool  { return s.Registered }
@@ -97,11 +98,9 @@ func (s *ProjectState) apply(f *Fact) {
 	case ProjectMilestoneReachedData:
 		s.Milestones++
 	case ProjectCompletedData:
-		s.Status = StatusCompleted
+		s.Status, s.CompletedOn = StatusCompleted, p.CompletedOn
 	case ProjectCancelledData:
 		s.Status = StatusCancelled
 	}
 }
 
-// Project returns the state of a project aggregate, or nil for another type.
-func (a *Aggregate) Project() *ProjectState { s, _ := a.st.(*ProjectState); return s }

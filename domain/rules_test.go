@@ -66,7 +66,7 @@ func TestDecisionProcedure(t *testing.T) {
 		for _, s := range []step{P, R, R, E, V, B} {
 			h.ok(s.typ, s.data)
 		}
-		if got := h.agg.Decision().Stage; got != domain.StagePublished {
+		if got := h.agg.Decision.Stage; got != domain.StagePublished {
 			t.Fatalf("stage %s, want published", got)
 		}
 	})
@@ -100,7 +100,7 @@ func TestVoteArithmetic(t *testing.T) {
 			if c.passes {
 				want = domain.StagePassed
 			}
-			if got := h.agg.Decision().Stage; got != want {
+			if got := h.agg.Decision.Stage; got != want {
 				t.Fatalf("stage %s, want %s", got, want)
 			}
 		})
@@ -149,7 +149,7 @@ func TestSocietyRules(t *testing.T) {
 		h.ok("society.registered", registered)
 		h.ok("society.reelection_held", reelect("2021-01-01", "a", "b"))
 		h.ok("society.leadership_changed", `{"added":[{"member_id":"a","role":"president","sector":"other"}],"removed":["a"]}`)
-		if l := h.agg.Society().Leadership; len(l) != 2 || l[1].MemberID != "a" || l[1].Role != "president" {
+		if l := h.agg.Society.Leadership; len(l) != 2 || l[1].MemberID != "a" || l[1].Role != "president" {
 			t.Fatalf("leadership %v", l)
 		}
 	})
@@ -165,7 +165,7 @@ func TestSocietyRules(t *testing.T) {
 		h.ok("society.reelection_held", reelect("2021-01-01", "a"))
 		h.refuse("society.reelection_held", reelect("2021-01-01", "b"), "/data/term_start", "not after the current term's start")
 		h.ok("society.reelection_held", reelect("2021-03-01", "b"))
-		if due := h.agg.Society().DueOn().Day(); due != "2026-03-01" {
+		if due := h.agg.Society.DueOn().Day(); due != "2026-03-01" {
 			t.Fatalf("due %s, want 2026-03-01", due)
 		}
 	})
@@ -232,7 +232,7 @@ func TestProjectAndReferences(t *testing.T) {
 		}
 		h.ok("plan.published", `{"year":2022,"document_no":"d","title":"t","targets":{"platform":2},"leadership_rule":{"university":0.25,"research_institute":0.25,"enterprise":0.25,"government":0.25,"tolerance":0.05}}`)
 		h.refuse("plan.published", `{"year":2022,"document_no":"d","title":"t","targets":{},"leadership_rule":{"university":0.25,"research_institute":0.25,"enterprise":0.25,"government":0.25,"tolerance":0.05}}`, "/type", "already exists")
-		if p := h.agg.Plan(); p.Data.Targets["platform"] != 2 || p.Data.LeadershipRule.Tolerance != 0.05 {
+		if p := h.agg.Plan; p.Data.Targets["platform"] != 2 || p.Data.LeadershipRule.Tolerance != 0.05 {
 			t.Fatalf("plan state %+v", p)
 		}
 	})
@@ -265,7 +265,7 @@ func TestRetraction(t *testing.T) {
 		h.ok("decision.party_reviewed", endorsed)
 		v := h.ok("decision.voted", voteFail)
 		h.ok("decision.event_retracted", retract(v))
-		if s := h.agg.Decision().Stage; s != domain.StageEndorsed {
+		if s := h.agg.Decision.Stage; s != domain.StageEndorsed {
 			t.Fatalf("stage after retracting the vote %s, want endorsed", s)
 		}
 		h.ok("decision.voted", votePass)
@@ -287,7 +287,7 @@ func TestRetraction(t *testing.T) {
 		}
 		h.refuse("society.party_building_assessed", `{"year":2021,"score":90}`, "/subject", "does not exist")
 		h.ok("society.registered", `{"name":"河南省化学学会","kind":"society"}`)
-		if s := h.agg.Society(); s.Info.Name != "河南省化学学会" || len(s.Assessments) != 0 {
+		if s := h.agg.Society; s.Info.Name != "河南省化学学会" || len(s.Assessments) != 0 {
 			t.Fatalf("state after re-registration %+v", s)
 		}
 	})
@@ -297,7 +297,7 @@ func TestRetraction(t *testing.T) {
 		a := h.ok("society.party_building_assessed", `{"year":2021,"score":59}`)
 		h.ok("society.event_retracted", retract(a))
 		h.ok("society.party_building_assessed", `{"year":2021,"score":95}`)
-		if got := h.agg.Society().Assessments[2021]; got != 95 {
+		if got := h.agg.Society.Assessments[2021]; got != 95 {
 			t.Fatalf("2021 score %v, want 95", got)
 		}
 	})

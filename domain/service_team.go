@@ -58,11 +58,46 @@ func decodeServiceDelivered(f *fields) ServiceDeliveredData {
 	}
 }
 
-// ServiceTeamState is a volunteer service team and its deliveries.
+// ServiceTeamState is a volunteer service team and the totals of its
+// deliveries.
 type ServiceTeamState struct {
-	Formed     bool
-	Info       ServiceTeamFormedData
-	Deliveries []ServiceDeliveredData
+	Formed           bool                  `json:"formed"`
+	Info             ServiceTeamFormedData `json:"info"`
+	Totals           DeliveryTotals        `json:"totals"`
+	FirstDeliveredOn Date                  `json:"first_delivered_on"`
+}
+
+// DeliveryTotals add up service deliveries.
+type DeliveryTotals struct {
+	Deliveries           int     `json:"deliveries"`
+	Volunteers           int     `json:"volunteers"`
+	Hours                float64 `json:"hours"`
+	Beneficiaries        int     `json:"beneficiaries"`
+	ProblemsSolved       int     `json:"problems_solved"`
+	TechnologiesPromoted int     `json:"technologies_promoted"`
+	TalentsTrained       int     `json:"talents_trained"`
+	Demonstrations       int     `json:"demonstrations"`
+}
+
+// Add adds one delivery, or another total.
+func (t *DeliveryTotals) Add(o DeliveryTotals) {
+	t.Deliveries += o.Deliveries
+	t.Volunteers += o.Volunteers
+	t.Hours += o.Hours
+	t.Beneficiaries += o.Beneficiaries
+	t.ProblemsSolved += o.ProblemsSolved
+	t.TechnologiesPromoted += o.TechnologiesPromoted
+	t.TalentsTrained += o.TalentsTrained
+	t.Demonstrations += o.Demonstrations
+}
+
+// Program is the programme the team delivers: one_industry_service_team
+// unless it says otherwise.
+func (s *ServiceTeamState) Program() string {
+	if s.Info.Program != "" {
+		return s.Info.Program
+	}
+	return string(ProgramOneIndustryServiceTeam)
 }
 
 func (s *ServiceTeamState) exists() bool  { return s.Formed }
@@ -83,9 +118,11 @@ func (s *ServiceTeamState) apply(f *Fact) {
 	case ServiceTeamFormedData:
 		s.Formed, s.Info = true, p
 	case ServiceDeliveredData:
-		s.Deliveries = append(s.Deliveries, p)
+		s.Totals.Add(DeliveryTotals{Deliveries: 1, Volunteers: p.Volunteers, Hours: p.Hours, Beneficiaries: p.Beneficiaries,
+			ProblemsSolved: p.ProblemsSolved, TechnologiesPromoted: p.TechnologiesPromoted, TalentsTrained: p.TalentsTrained, Demonstrations: p.Demonstrations})
+		if s.FirstDeliveredOn.IsZero() || p.DeliveredOn.Before(s.FirstDeliveredOn) {
+			s.FirstDeliveredOn = p.DeliveredOn
+		}
 	}
 }
 
-// ServiceTeam returns the state of a service team aggregate, or nil for another type.
-func (a *Aggregate) ServiceTeam() *ServiceTeamState { s, _ := a.st.(*ServiceTeamState); return s }

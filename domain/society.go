@@ -173,17 +173,17 @@ func (d LeadershipChangedData) MarshalJSON() ([]byte, error) {
 // SocietyState is a society (or association, research society, municipal
 // association) as its live events leave it.
 type SocietyState struct {
-	Registered    bool
-	ID            string
-	Info          SocietyRegisteredData
-	PartyOrgs     []PartyOrganizationEstablishedData
-	Assessments   map[int]float64
-	Inspections   map[int]string
-	HistoryEvents int
+	Registered    bool                               `json:"registered"`
+	ID            string                             `json:"id"`
+	Info          SocietyRegisteredData              `json:"info"`
+	PartyOrgs     []PartyOrganizationEstablishedData `json:"party_orgs,omitempty"`
+	Assessments   map[int]float64                    `json:"assessments,omitempty"`
+	Inspections   map[int]string                     `json:"inspections,omitempty"`
+	HistoryEvents int                                `json:"history_events"`
 	// Leadership is the current leadership body; nil before a re-election.
-	Leadership []Member
-	TermStart  Date
-	TermYears  int
+	Leadership []Member `json:"leadership,omitempty"`
+	TermStart  Date     `json:"term_start"`
+	TermYears  int      `json:"term_years"`
 }
 
 func (s *SocietyState) exists() bool  { return s.Registered }
@@ -279,5 +279,3 @@ func (s *SocietyState) DueOn() Date {
 	return s.TermStart.AddYears(s.TermYears)
 }
 
-// Society returns the state of a society aggregate, or nil for another type.
-func (a *Aggregate) Society() *SocietyState { s, _ := a.st.(*SocietyState); return s }
