@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/projections"
 )
 
 // Config is everything serve needs; the zero value of each field but Store
@@ -34,7 +36,13 @@ type Config struct {
 	CacheSize int
 	// NoShippedPlan skips publishing the 2021 plan on an empty log.
 	NoShippedPlan bool
-	Logger        *slog.Logger
+	// ViewWait bounds how long a view request with min_sequence waits;
+	// 5s if zero.
+	ViewWait time.Duration
+	// ReadyLag is how far the views may trail the log for /readyz; 1000
+	// if zero.
+	ReadyLag uint64
+	Logger   *slog.Logger
 	// Out receives the one-time admin token; io.Discard if nil.
 	Out io.Writer
 }
@@ -46,9 +54,13 @@ type Server struct {
 	store  *eventstore.Store
 	ledger *Ledger
 	tokens *Tokens
+	views  *projections.Runner
 	ln     net.Listener
 	http   *http.Server
 	served chan error
+
+	stopViews context.CancelFunc
+	viewsDone chan struct{}
 }
 
 // Open opens the store, loads the tokens, publishes the shipped plan on an
@@ -72,7 +84,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = cfg.Store.DataDir
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
+	if cfg.ViewWait == 0 {
+		cfg.ViewWait = 5 * time.Second
+	}
+	if cfg.ReadyLag == 0 {
+		cfg.ReadyLag = 1000
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -105,6 +123,22 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+
+	s.views = projections.NewRunner(s.store, s.log, filepath.Join(cfg.DataDir, CheckpointFile))
+	if err := s.views.Open(ctx); err != nil {
+		return nil, fmt.Errorf("views: %w", err)
+	}
+	// The views catch up before the API opens, so that the first reply
+	// already reflects the log.
+	if err := s.views.CatchUp(ctx); err != nil {
+		return nil, fmt.Errorf("views: %w", err)
+	}
+	vctx, stopViews := context.WithCancel(context.Background())
+	s.stopViews = stopViews
+	go func() {
+		defer close(s.viewsDone)
+		_ = s.views.Run(vctx)
+	}()
 
 	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -175,11 +209,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// closeStore stops the views (they write their checkpoint) and closes the
+// store.
 func (s *Server) closeStore() {
+	if s.stopViews != nil {
+		s.stopViews()
+		<-s.viewsDone
+		s.stopViews = nil
+	}
 	if s.store != nil {
 		s.store.Close()
+		s.store = nil
 	}
 }
+
+// CheckpointFile is the views' checkpoint in the data folder.
+const CheckpointFile = "views.checkpoint.json.gz"
+
+// Views is the server's projection runner.
+func (s *Server) Views() *projections.Runner { return s.views }
 
 // Run opens a server, serves until ctx is done, and shuts down gracefully.
 func Run(ctx context.Context, cfg Config) error {
@@ -210,6 +258,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/events", s.authed(s.handlePostEvents))
 	mux.HandleFunc("GET /v1/events", s.authed(s.handleGetEvents))
 	mux.HandleFunc("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
+	mux.HandleFunc("GET /v1/views/{view}", s.authed(s.handleGetView))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -249,5 +298,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "the store is not reachable: " + err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "log_sequence": last})
+	views := s.views.Sequence()
+	if last > views+s.cfg.ReadyLag {
+		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the views reflect sequence %d; the log is at %d", views, last)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "log_sequence": last, "views_sequence": views})
 }

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"planledger/projections"
+)
+
+func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	name := r.PathValue("view")
+	if !slices.Contains(projections.ViewNames, name) {
+		badRequest(w, http.StatusNotFound, fmt.Sprintf("no view %q; the views are %v", name, projections.ViewNames))
+		return
+	}
+	q := r.URL.Query()
+	minSeq, err := uintParam(q.Get("min_sequence"), 0)
+	if err != nil {
+		badRequest(w, http.StatusBadRequest, "min_sequence: "+err.Error())
+		return
+	}
+	axis, err := projections.ParseAxis(q.Get("axis"))
+	if err != nil {
+		badRequest(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if asOf := q.Get("as_of"); asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, asOf)
+		if err != nil {
+			badRequest(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 timestamp (2021-12-31T23:59:59+08:00)", asOf))
+			return
+		}
+		s.serveAsOf(w, r, name, t, axis)
+		return
+	}
+	if q.Has("axis") {
+		badRequest(w, http.StatusBadRequest, "axis goes with as_of")
+		return
+	}
+	if minSeq > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ViewWait)
+		err := s.views.WaitFor(ctx, minSeq)
+		cancel()
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	var out any
+	s.views.Read(func(v *projections.Views) { out, err = v.Render(name, time.Now()) })
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// serveAsOf rebuilds the view from history as it stood at t.
+func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, t time.Time, axis projections.Axis) {
+	v, err := projections.Replay(r.Context(), s.store, t, axis)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := v.Render(name, t)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := WithAsOf(out, t, axis)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// WithAsOf adds "as_of" and "axis" to a rendered view.
+func WithAsOf(view any, t time.Time, axis projections.Axis) (map[string]any, error) {
+	b, err := json.Marshal(view)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, errors.New("view is not an object")
+	}
+	m["as_of"] = t.Format(time.RFC3339Nano)
+	m["axis"] = string(axis)
+	return m, nil
+}

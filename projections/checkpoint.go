@@ -1,0 +1,189 @@
+package projections
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// checkpointFile is a saved state of the views and what it was taken from.
+type checkpointFile struct {
+	Format int `json:"format"`
+	// Stream and StreamCreated identify the log; LastID and LastSubject
+	// the record at Views.Sequence, so that a checkpoint of another log of
+	// the same length is recognised.
+	Stream        string          `json:"stream"`
+	StreamCreated time.Time       `json:"stream_created"`
+	LastID        string          `json:"last_id"`
+	LastSubject   string          `json:"last_subject"`
+	Views         json.RawMessage `json:"views"`
+}
+
+const checkpointFormat = 1
+
+// loadCheckpoint returns the checkpointed views, or nil (with a log line
+// saying why) when there is none or it does not match the log.
+func (r *Runner) loadCheckpoint(ctx context.Context) (*Views, error) {
+	if r.checkpoint == "" {
+		return nil, nil
+	}
+	f, err := os.Open(r.checkpoint)
+	if errors.Is(err, fs.ErrNotExist) {
+		r.log.Info("views: no checkpoint; building the views from the start of the log", "file", r.checkpoint)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var cp checkpointFile
+	var v *Views
+	zr, err := gzip.NewReader(f)
+	if err == nil {
+		err = json.NewDecoder(zr).Decode(&cp)
+	}
+	if err == nil && cp.Format == checkpointFormat {
+		v, err = LoadViews(cp.Views, StoreHistory(r.store))
+	}
+	if err != nil || cp.Format != checkpointFormat {
+		r.log.Warn("views: checkpoint unreadable; discarding it and rebuilding from the start of the log", "file", r.checkpoint, "err", err)
+		return nil, nil
+	}
+	if reason := r.mismatch(ctx, &cp, v.Sequence); reason != "" {
+		r.log.Warn("views: checkpoint does not match the log; discarding it and rebuilding from the start", "file", r.checkpoint, "reason", reason)
+		return nil, nil
+	}
+	r.log.Info("views: resuming from checkpoint", "sequence", v.Sequence)
+	return v, nil
+}
+
+// mismatch says why a checkpoint does not belong to this log, or "".
+func (r *Runner) mismatch(ctx context.Context, cp *checkpointFile, seq uint64) string {
+	info, err := r.store.StreamInfo(ctx)
+	if err != nil {
+		return "cannot read the stream: " + err.Error()
+	}
+	switch {
+	case seq > info.State.LastSeq:
+		return fmt.Sprintf("it reflects sequence %d but the log ends at %d", seq, info.State.LastSeq)
+	case cp.Stream != info.Config.Name:
+		return fmt.Sprintf("it was taken from stream %s, this is %s", cp.Stream, info.Config.Name)
+	case !cp.StreamCreated.Equal(info.Created):
+		return fmt.Sprintf("it was taken from a stream created %s, this one was created %s", cp.StreamCreated.Format(time.RFC3339Nano), info.Created.Format(time.RFC3339Nano))
+	case seq == 0:
+		return ""
+	}
+	rec, err := r.store.Get(ctx, seq)
+	if err != nil {
+		return fmt.Sprintf("cannot read sequence %d: %v", seq, err)
+	}
+	if rec.ID != cp.LastID || rec.Subject != cp.LastSubject {
+		return fmt.Sprintf("sequence %d is %s %q in the log but %s %q in the checkpoint", seq, rec.Subject, rec.ID, cp.LastSubject, cp.LastID)
+	}
+	return ""
+}
+
+func (r *Runner) maybeCheckpoint() {
+	r.saveMu.Lock()
+	saved, last := r.saved, r.lastSave
+	r.saveMu.Unlock()
+	seq := r.seq.Load()
+	if seq == saved {
+		return
+	}
+	if seq-saved >= r.CheckpointEvery || time.Since(last) >= r.CheckpointInterval {
+		if err := r.SaveCheckpoint(); err != nil {
+			r.log.Error("views checkpoint not saved", "err", err)
+		}
+	}
+}
+
+// SaveCheckpoint writes the views to the checkpoint file atomically: a
+// crash leaves the old checkpoint or the new one, never half of one. The
+// views are encoded under the read lock; the file is written outside it.
+func (r *Runner) SaveCheckpoint() error {
+	if r.checkpoint == "" {
+		return nil
+	}
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := r.store.StreamInfo(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.RLock()
+	seq := r.views.Sequence
+	if seq == r.saved && fileExists(r.checkpoint) {
+		r.mu.RUnlock()
+		return nil
+	}
+	viewsJSON, err := json.Marshal(r.views)
+	r.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	cp := checkpointFile{Format: checkpointFormat, Stream: info.Config.Name, StreamCreated: info.Created, Views: json.RawMessage(viewsJSON)}
+	if seq > 0 {
+		rec, err := r.store.Get(ctx, seq)
+		if err != nil {
+			return err
+		}
+		cp.LastID, cp.LastSubject = rec.ID, rec.Subject
+	}
+	if err := writeAtomic(r.checkpoint, func(f *os.File) error {
+		zw := gzip.NewWriter(f)
+		if err := json.NewEncoder(zw).Encode(cp); err != nil {
+			return err
+		}
+		return zw.Close()
+	}); err != nil {
+		return fmt.Errorf("write views checkpoint: %w", err)
+	}
+	r.saved, r.lastSave = seq, time.Now()
+	r.log.Debug("views checkpoint saved", "sequence", seq)
+	return nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// writeAtomic writes a file through a temporary file, fsynced and renamed
+// into place, then fsyncs the folder.
+func writeAtomic(path string, write func(*os.File) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,163 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"planledger/domain"
+	"planledger/eventstore"
+)
+
+// Runner feeds every view from the log in sequence order: from a
+// checkpoint if one matches the log, then live. Queries read the views
+// under a read lock.
+type Runner struct {
+	store      *eventstore.Store
+	log        *slog.Logger
+	checkpoint string // file path; "" keeps no checkpoint
+
+	mu    sync.RWMutex
+	views *Views
+	// advanced is closed and replaced whenever the views move on.
+	advanced chan struct{}
+
+	seq     atomic.Uint64
+	applied atomic.Uint64
+
+	saveMu   sync.Mutex
+	saved    uint64 // sequence of the last checkpoint written
+	lastSave time.Time
+
+	// CheckpointEvery and CheckpointInterval say how often a checkpoint is
+	// written while following: after that many records, or that long
+	// after a change.
+	CheckpointEvery    uint64
+	CheckpointInterval time.Duration
+}
+
+// NewRunner returns a runner over store keeping its checkpoint in the file
+// checkpointPath ("" for none).
+func NewRunner(store *eventstore.Store, log *slog.Logger, checkpointPath string) *Runner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{store: store, log: log, checkpoint: checkpointPath, advanced: make(chan struct{}),
+		CheckpointEvery: 10_000, CheckpointInterval: 30 * time.Second}
+}
+
+// Open loads the checkpoint, if any and if it matches the log; otherwise
+// the views start empty.
+func (r *Runner) Open(ctx context.Context) error {
+	v, err := r.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		v = NewViews(StoreHistory(r.store))
+	}
+	r.mu.Lock()
+	r.views = v
+	r.mu.Unlock()
+	r.saveMu.Lock()
+	r.saved, r.lastSave = v.Sequence, time.Now()
+	r.saveMu.Unlock()
+	r.seq.Store(v.Sequence)
+	return nil
+}
+
+// CatchUp applies every record up to the log's last one now, and returns:
+// the "run to the end" that makes tests deterministic.
+func (r *Runner) CatchUp(ctx context.Context) error {
+	return r.store.Each(ctx, r.seq.Load()+1, func(rec domain.Record) error { return r.apply(ctx, &rec) })
+}
+
+// Run follows the log until ctx is done, then writes a checkpoint. A
+// broken subscription is resumed from the last applied record.
+func (r *Runner) Run(ctx context.Context) error {
+	defer func() {
+		if err := r.SaveCheckpoint(); err != nil {
+			r.log.Error("views checkpoint not saved", "err", err)
+		}
+	}()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				r.maybeCheckpoint()
+			}
+		}
+	}()
+	backoff := 100 * time.Millisecond
+	for {
+		err := r.store.Follow(ctx, r.seq.Load()+1, func(rec domain.Record) error { return r.apply(ctx, &rec) })
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("views: following the log failed; resuming", "sequence", r.seq.Load(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
+	r.mu.Lock()
+	err := r.views.Apply(ctx, rec)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	ch := r.advanced
+	r.advanced = make(chan struct{})
+	r.mu.Unlock()
+	r.seq.Store(rec.Sequence)
+	r.applied.Add(1)
+	close(ch)
+	return nil
+}
+
+// Sequence is the last log position the views reflect.
+func (r *Runner) Sequence() uint64 { return r.seq.Load() }
+
+// Applied counts the records applied since Open (not those restored from
+// the checkpoint).
+func (r *Runner) Applied() uint64 { return r.applied.Load() }
+
+// ErrNotYet is returned by WaitFor when the views did not reach the
+// sequence in time.
+var ErrNotYet = errors.New("the views have not reached that sequence yet")
+
+// WaitFor blocks until the views reflect sequence seq, or ctx ends.
+func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.RLock()
+		ch := r.advanced
+		r.mu.RUnlock()
+		if r.seq.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return domain.Errorf(domain.KindUnavailable, "the views reflect sequence %d, not yet %d: %w", r.seq.Load(), seq, ErrNotYet)
+		}
+	}
+}
+
+// Read calls fn with the views under a read lock; fn must not keep them.
+func (r *Runner) Read(fn func(*Views)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	fn(r.views)
+}
