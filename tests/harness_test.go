@@ -187,3 +187,30 @@ func register(id, society, kind string) string {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// postNoFatal and getNoFatal may run on goroutines other than the test's.
+func (ts *testServer) postNoFatal(token, event string) reply {
+	return doNoFatal("POST", ts.url+"/v1/events", token, "application/cloudevents+json", event)
+}
+
+func (ts *testServer) getNoFatal(path, token string) reply {
+	return doNoFatal("GET", ts.url+path, token, "", "")
+}
+
+func doNoFatal(method, u, token, contentType, body string) reply {
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		return reply{status: -1, body: []byte(err.Error())}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{status: -1, body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}

@@ -19,6 +19,8 @@ const usage = `planledger — an event-sourced ledger of the annual work plan
 
 Usage:
   planledger serve [flags]     run the HTTP API and the views
+  planledger replay [flags]    rebuild the views as of a moment and print them as JSON
+  planledger demo [flags]      post a realistic year of the 2021 plan to a running ledger
   planledger help              this text
 
 Run "planledger <command> -h" for a command's flags.
@@ -40,6 +42,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"planledger/eventstore"
+)
+
+// sourceFlags say where a command reads the log: a stopped data folder,
+// a JetStream server, or a running ledger's HTTP API.
+type sourceFlags struct {
+	storeFlags
+	server string
+	token  string
+}
+
+func (f *sourceFlags) register(fs *flag.FlagSet) {
+	f.storeFlags.register(fs)
+	fs.StringVar(&f.server, "server", "", "read through a running ledger's HTTP API (e.g. http://127.0.0.1:8080) instead of the log itself")
+	fs.StringVar(&f.token, "token", "", "bearer token for --server (or $PLANLEDGER_TOKEN)")
+}
+
+func (f *sourceFlags) remote() bool { return f.server != "" }
+
+func (f *sourceFlags) bearer() string {
+	if f.token != "" {
+		return f.token
+	}
+	return os.Getenv("PLANLEDGER_TOKEN")
+}
+
+// openStore opens the log for reading: the embedded server on a stopped
+// data folder (a running one holds the folder's lock), or --nats-url.
+func (f *sourceFlags) openStore(ctx context.Context) (*eventstore.Store, error) {
+	cfg := f.config()
+	if cfg.URL == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "jetstream")); err != nil {
+			return nil, fmt.Errorf("no ledger in %s (no jetstream folder); give --data, --nats-url or --server", cfg.DataDir)
+		}
+	}
+	s, err := eventstore.Open(ctx, cfg)
+	if errors.Is(err, eventstore.ErrDataDirInUse) {
+		return nil, fmt.Errorf("%w\n(a running server holds the folder: read through it with --server URL --token T)", err)
+	}
+	return s, err
+}
+
+// apiGet GETs path from the --server API into v.
+func (f *sourceFlags) apiGet(ctx context.Context, path string, q url.Values, v any) error {
+	u := strings.TrimRight(f.server, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.bearer())
+	client := &http.Client{Timeout: 5 * time.Minute}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return json.Unmarshal(body, v)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
