@@ -80,4 +80,3 @@ func (s *ConferenceState) apply(f *Fact) {
 		}
 	}
 }
-

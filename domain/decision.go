@@ -180,4 +180,3 @@ func (s *DecisionState) apply(f *Fact) {
 		s.Stage = StagePublished
 	}
 }
-

@@ -96,7 +96,6 @@ func (s *PlanState) apply(f *Fact) {
 	}
 }
 
-
 // The 2021 plan ships inside the binary and is published as
 // plan/henan-2021 on first start.
 //

@@ -103,4 +103,3 @@ func (s *ProjectState) apply(f *Fact) {
 		s.Status = StatusCancelled
 	}
 }
-

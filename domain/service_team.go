@@ -125,4 +125,3 @@ func (s *ServiceTeamState) apply(f *Fact) {
 		}
 	}
 }
-

@@ -278,4 +278,3 @@ func (s *SocietyState) DueOn() Date {
 	}
 	return s.TermStart.AddYears(s.TermYears)
 }
-
