@@ -22,11 +22,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	srv := fs.String("server", "http://127.0.0.1:8080", "the ledger's HTTP API")
 	token := fs.String("token", "", "an admin token (the demo writes for every society); or $PLANLEDGER_TOKEN")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	src := sourceFlags{server: *srv, token: *token}
 	if src.bearer() == "" {

@@ -68,6 +68,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // errUsage marks a bad command line; the flag package already said why.
 var errUsage = errors.New("usage")
 
+// parseFlags parses a subcommand's flags; stray arguments are a usage
+// error too.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {

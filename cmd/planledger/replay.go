@@ -22,11 +22,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asOfArg := fs.String("as-of", "", "the moment, RFC 3339 (2021-12-31T23:59:59+08:00); default now")
 	axisArg := fs.String("axis", "recorded", "recorded (what the ledger knew then) or occurred (what had happened by then, as known now)")
 	view := fs.String("view", "", "one view ("+strings.Join(projections.ViewNames, ", ")+"); default all")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	asOf := time.Now()
 	if *asOfArg != "" {

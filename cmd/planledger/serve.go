@@ -17,15 +17,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tokens := fs.String("tokens", "", "tokens file (JSON, hashed tokens); without it an admin token is created in the data folder on first start")
 	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
