@@ -66,6 +66,7 @@ func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
 		}
 	}()
 
+	reread := false
 	for attempt := 1; ; attempt++ {
 		for i, a := range aggs {
 			if err := s.catchUp(ctx, refs[i], a); err != nil {
@@ -76,6 +77,13 @@ func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
 			return res, err
 		}
 		if err := checkExpectations(evs, refs, aggs); err != nil {
+			// This process may have missed appends made through another:
+			// read them once before calling it a conflict.
+			if !reread {
+				reread = true
+				markStale(aggs)
+				continue
+			}
 			return Result{}, err
 		}
 		res, retry, err := s.publish(ctx, evs, refs, aggs)
@@ -84,13 +92,17 @@ func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
 		}
 		// JetStream said the aggregates moved on, or that it has seen these
 		// message ids: read what is there now and decide again.
-		for _, a := range aggs {
-			a.stale = true
-		}
+		markStale(aggs)
 		if attempt == maxAttempts {
 			return Result{}, &domain.Error{Kind: domain.KindConflict, Err: err,
 				Message: "the aggregates changed under this append again and again; reload and retry"}
 		}
+	}
+}
+
+func markStale(aggs []*aggState) {
+	for _, a := range aggs {
+		a.stale = true
 	}
 }
 
@@ -279,9 +291,7 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 	if err != nil {
 		// The events are stored; only their timestamps are unknown. Make the
 		// next append re-read rather than answer from a guess.
-		for _, a := range aggs {
-			a.stale = true
-		}
+		markStale(aggs)
 		return Result{}, false, domain.Errorf(domain.KindUnavailable, "events stored at sequences %d-%d, but reading their recorded times failed; a retry with the same ids returns them: %w", first, lastSeq, err)
 	}
 	res.Records = make([]domain.Record, len(evs))
@@ -321,9 +331,7 @@ func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error)
 		return Result{}, true, err
 	case isUnavailable(err):
 		// The outcome is unknown: the events may or may not be stored.
-		for _, a := range aggs {
-			a.stale = true
-		}
+		markStale(aggs)
 		return Result{}, false, domain.Errorf(domain.KindUnavailable,
 			"JetStream did not confirm the append (%w); it may or may not be stored: retry with the same event ids, the ledger stores each at most once", err)
 	}

@@ -373,6 +373,12 @@ func testStalePeerRetry(t *testing.T, b backend) {
 	if n := lastSeq(t, s); n != 4 {
 		t.Fatalf("log has %d records, want 4", n)
 	}
+	// A new event expecting the true current version through the stale peer
+	// is not a conflict: the peer reads what it missed and appends.
+	mustAppend(t, s, pending("service_team/t", "t5", 4))
+	if got := mustAppend(t, peer, pending("service_team/t", "t6", 5)); got.Records[0].Version != 6 {
+		t.Fatalf("append through a stale peer: version %d, want 6", got.Records[0].Version)
+	}
 }
 
 func testImmutable(t *testing.T, b backend) {
