@@ -5,6 +5,9 @@ import (
 	"flag"
 	"io"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"planledger/cmd/planledger/server"
 )
 
@@ -24,7 +27,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return server.Run(ctx, server.Config{
+		Registry:   reg,
 		HTTPAddr:   *httpAddr,
 		Store:      sf.config(),
 		TokensFile: *tokens,

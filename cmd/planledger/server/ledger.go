@@ -24,6 +24,8 @@ type Ledger struct {
 	cache *aggCache
 	// societies caches which societies are known to exist.
 	societies sync.Map
+	// observe, if set, is told of every successful store append.
+	observe func(time.Duration, eventstore.Result)
 }
 
 // NewLedger returns a command path over store keeping at most cacheSize
@@ -70,7 +72,11 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			}
 			return eventstore.Result{}, err
 		}
+		start := time.Now()
 		res, err := l.store.Append(ctx, pend)
+		if err == nil && l.observe != nil {
+			l.observe(time.Since(start), res)
+		}
 		var de *domain.Error
 		if errors.As(err, &de) && de.Conflict != nil && !expectedBy(subs, de.Conflict.Aggregate) && attempt < maxDecideAttempts {
 			l.refreshAll(entries)

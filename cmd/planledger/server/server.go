@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/projections"
@@ -42,6 +44,8 @@ type Config struct {
 	// ReadyLag is how far the views may trail the log for /readyz; 1000
 	// if zero.
 	ReadyLag uint64
+	// Registry receives the metrics served at /metrics; a new one if nil.
+	Registry *prometheus.Registry
 	Logger   *slog.Logger
 	// Out receives the one-time admin token; io.Discard if nil.
 	Out io.Writer
@@ -56,8 +60,12 @@ type Server struct {
 	tokens *Tokens
 	views  *projections.Runner
 	ln     net.Listener
-	http   *http.Server
-	served chan error
+
+	metrics    *metrics
+	gatherer   prometheus.Gatherer
+	registerer prometheus.Registerer
+	http       *http.Server
+	served     chan error
 
 	stopViews context.CancelFunc
 	viewsDone chan struct{}
@@ -90,7 +98,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ReadyLag == 0 {
 		cfg.ReadyLag = 1000
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{})}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{}),
+		gatherer: cfg.Registry, registerer: cfg.Registry}
+	s.metrics = newMetrics(cfg.Registry)
 	ok := false
 	defer func() {
 		if !ok {
@@ -118,6 +131,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
+	s.ledger.observe = s.metrics.observeAppend
 	if !cfg.NoShippedPlan {
 		if err := s.publishShippedPlan(ctx); err != nil {
 			return nil, err
@@ -127,6 +141,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.views = projections.NewRunner(s.store, s.log, filepath.Join(cfg.DataDir, CheckpointFile))
 	if err := s.views.Open(ctx); err != nil {
 		return nil, fmt.Errorf("views: %w", err)
+	}
+	if err := cfg.Registry.Register(&viewsCollector{views: s.views, store: s.store}); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	// The views catch up before the API opens, so that the first reply
 	// already reflects the log.
@@ -255,12 +272,14 @@ func Run(ctx context.Context, cfg Config) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/events", s.authed(s.handlePostEvents))
-	mux.HandleFunc("GET /v1/events", s.authed(s.handleGetEvents))
-	mux.HandleFunc("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
-	mux.HandleFunc("GET /v1/views/{view}", s.authed(s.handleGetView))
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	handle := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, s.metrics.instrument(pattern, h)) }
+	handle("POST /v1/events", s.authed(s.handlePostEvents))
+	handle("GET /v1/events", s.authed(s.handleGetEvents))
+	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
+	handle("GET /v1/views/{view}", s.authed(s.handleGetView))
+	handle("GET /healthz", s.handleHealthz)
+	handle("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", s.handleMetrics())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the API in the README", r.Method, r.URL.Path))
 	})

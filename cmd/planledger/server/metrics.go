@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"planledger/domain"
+	"planledger/eventstore"
+	"planledger/projections"
+)
+
+// metrics are the service's own: appends, rejections, HTTP. The plan's
+// progress and compliance come from viewsCollector, read from the live
+// views at each scrape.
+type metrics struct {
+	appended      *prometheus.CounterVec
+	appendSeconds prometheus.Histogram
+	batchEvents   prometheus.Histogram
+	rejected      *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	requestSecs   *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "planledger_events_appended_total", Help: "Events appended to the log, by event type.",
+		}, []string{"type"}),
+		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "planledger_append_duration_seconds", Help: "Time to append one request's events to JetStream, fsync included.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "planledger_append_batch_events", Help: "Events per append (1 for a single event, up to 1000 for a batch).",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "planledger_appends_rejected_total", Help: "POST /v1/events requests refused, by reason.",
+		}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "planledger_http_requests_total", Help: "HTTP requests, by route and status code.",
+		}, []string{"route", "code"}),
+		requestSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "planledger_http_request_duration_seconds", Help: "HTTP request latency, by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.appended, m.appendSeconds, m.batchEvents, m.rejected, m.requests, m.requestSecs)
+	for _, r := range rejectionReasons {
+		m.rejected.WithLabelValues(r) // every reason present from the start, so rate() works
+	}
+	return m
+}
+
+// rejectionReasons are the values of planledger_appends_rejected_total's
+// reason label: one per way a POST can fail.
+var rejectionReasons = []string{"bad_request", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "invalid", "conflict", "unavailable", "internal"}
+
+func rejectionReason(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusUnprocessableEntity:
+		return "invalid"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "internal"
+}
+
+// observeAppend records one successful store append.
+func (m *metrics) observeAppend(took time.Duration, res eventstore.Result) {
+	m.appendSeconds.Observe(took.Seconds())
+	m.batchEvents.Observe(float64(len(res.Records)))
+	if res.Duplicate {
+		return
+	}
+	for i := range res.Records {
+		m.appended.WithLabelValues(res.Records[i].Type).Inc()
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// instrument counts and times a route; pattern is its label.
+func (m *metrics) instrument(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	isPost := pattern == "POST /v1/events"
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+		m.requestSecs.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+		if isPost && rec.status >= 400 {
+			m.rejected.WithLabelValues(rejectionReason(rec.status)).Inc()
+		}
+	}
+}
+
+func (s *Server) handleMetrics() http.Handler {
+	return promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: nil, Registry: s.registerer})
+}
+
+// viewsCollector turns the live views into gauges at each scrape, so the
+// gauges are always those of the views, across restarts too.
+type viewsCollector struct {
+	views *projections.Runner
+	store *eventstore.Store
+}
+
+var (
+	descProgramTarget    = prometheus.NewDesc("planledger_program_target", "The plan in force's target for a programme (where it sets one).", []string{"program"}, nil)
+	descProgramDelivered = prometheus.NewDesc("planledger_program_delivered", "What a programme delivered in the year of the plan in force.", []string{"program"}, nil)
+	descProgramProgress  = prometheus.NewDesc("planledger_program_progress_ratio", "Delivered over target, for programmes with a target.", []string{"program"}, nil)
+	descSocieties        = prometheus.NewDesc("planledger_party_coverage_societies", "Provincial societies, associations and research societies (municipal associations not counted).", nil, nil)
+	descWithParty        = prometheus.NewDesc("planledger_party_coverage_with_organization", "Of those, societies with a party organisation.", nil, nil)
+	descCoverage         = prometheus.NewDesc("planledger_party_coverage_ratio", "Share of societies with a party organisation.", nil, nil)
+	descRatio            = prometheus.NewDesc("planledger_leadership_societies", "Societies by leadership-ratio (三三三一) status.", []string{"status"}, nil)
+	descMembers          = prometheus.NewDesc("planledger_leadership_members", "Members of all current leadership bodies, by sector.", []string{"sector"}, nil)
+	descReelections      = prometheus.NewDesc("planledger_reelection_societies", "Societies by state of their term of office, against today.", []string{"state"}, nil)
+	descDecisions        = prometheus.NewDesc("planledger_decisions", "Major decisions by stage of 三议一公布.", []string{"stage"}, nil)
+	descTeams            = prometheus.NewDesc("planledger_volunteer_teams", "Volunteer service teams formed.", nil, nil)
+	descDeliveries       = prometheus.NewDesc("planledger_volunteer_deliveries", "Service deliveries by all teams.", nil, nil)
+	descServiceTime      = prometheus.NewDesc("planledger_volunteer_service_seconds", "Volunteer time of all deliveries, recorded in hours, exported in seconds.", nil, nil)
+	descBeneficiaries    = prometheus.NewDesc("planledger_volunteer_beneficiaries", "Beneficiaries of all deliveries.", nil, nil)
+	descConferences      = prometheus.NewDesc("planledger_conferences", "Conferences, forums and platforms registered.", nil, nil)
+	descSessions         = prometheus.NewDesc("planledger_conference_sessions", "Conference sessions held.", nil, nil)
+	descAttendees        = prometheus.NewDesc("planledger_conference_attendees", "Attendees of all conference sessions.", nil, nil)
+	descViewsSeq         = prometheus.NewDesc("planledger_views_sequence", "Log position the views reflect.", nil, nil)
+	descLogSeq           = prometheus.NewDesc("planledger_log_sequence", "Last sequence of the log.", nil, nil)
+	descLag              = prometheus.NewDesc("planledger_views_lag_events", "Events in the log the views have not applied yet.", nil, nil)
+	descStoreUp          = prometheus.NewDesc("planledger_store_up", "1 if the store answered this scrape, else 0.", nil, nil)
+)
+
+func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
+		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp} {
+		ch <- d
+	}
+}
+
+func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	now := time.Now()
+	var (
+		programs  projections.ProgramsView
+		coverage  projections.PartyCoverageView
+		ratio     projections.LeadershipRatioView
+		terms     projections.ReelectionsView
+		decisions projections.DecisionsView
+		teams     projections.VolunteerServicesView
+		confs     projections.ConferencesView
+		members   = map[string]int{}
+		seq       uint64
+	)
+	c.views.Read(func(v *projections.Views) {
+		programs, coverage, ratio, terms = v.Programs(now), v.PartyCoverage(), v.LeadershipRatio(now), v.Reelections(now)
+		decisions, teams, confs = v.Decisions(), v.VolunteerServices(), v.Conferences()
+		for _, s := range v.Summaries {
+			if s.Society != nil && s.Exists() {
+				for _, m := range s.Society.Leadership {
+					members[m.Sector]++
+				}
+			}
+		}
+		seq = v.Sequence
+	})
+	for _, p := range programs.Programs {
+		gauge(descProgramDelivered, float64(p.Delivered), p.Program)
+		if p.Target != nil {
+			gauge(descProgramTarget, float64(*p.Target), p.Program)
+		}
+		if p.Progress != nil {
+			gauge(descProgramProgress, *p.Progress, p.Program)
+		}
+	}
+	gauge(descSocieties, float64(coverage.Societies))
+	gauge(descWithParty, float64(coverage.WithPartyOrganization))
+	gauge(descCoverage, coverage.Ratio)
+	for status, n := range ratio.Counts {
+		gauge(descRatio, float64(n), status)
+	}
+	for _, sector := range []domain.Sector{domain.SectorUniversity, domain.SectorResearchInstitute, domain.SectorEnterprise, domain.SectorGovernment, domain.SectorOther} {
+		gauge(descMembers, float64(members[string(sector)]), string(sector))
+	}
+	for state, n := range terms.Counts {
+		gauge(descReelections, float64(n), state)
+	}
+	for stage, n := range decisions.Counts {
+		gauge(descDecisions, float64(n), stage)
+	}
+	gauge(descTeams, float64(teams.Totals.Teams))
+	gauge(descDeliveries, float64(teams.Totals.Deliveries))
+	gauge(descServiceTime, teams.Totals.Hours*3600)
+	gauge(descBeneficiaries, float64(teams.Totals.Beneficiaries))
+	gauge(descConferences, float64(confs.Totals.Conferences))
+	gauge(descSessions, float64(confs.Totals.Sessions))
+	gauge(descAttendees, float64(confs.Totals.Attendees))
+	gauge(descViewsSeq, float64(seq))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	last, err := c.store.LastSequence(ctx)
+	if err != nil {
+		gauge(descStoreUp, 0)
+		return
+	}
+	gauge(descStoreUp, 1)
+	gauge(descLogSeq, float64(last))
+	lag := 0.0
+	if last > seq {
+		lag = float64(last - seq)
+	}
+	gauge(descLag, lag)
+}
