@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -20,15 +21,51 @@ type aggState struct {
 	// read yet, or an append's outcome is unknown, or JetStream said the
 	// aggregate moved on. The next use reads the tail first.
 	stale   bool
-	lastSeq uint64            // stream sequence of the aggregate's last event, 0 if none
-	version uint64            // number of events
-	ids     map[string]uint64 // event id → sequence
+	lastSeq uint64 // stream sequence of the aggregate's last event, 0 if none
+	version uint64 // number of events
+	ids     idIndex
 }
 
 func (a *aggState) applyStored(id string, seq, version uint64) {
-	a.ids[id] = seq
+	a.ids.add(id, seq)
 	a.lastSeq = seq
 	a.version = version
+}
+
+// idIndex maps the event ids of one aggregate to their sequences in about
+// 20 bytes an event rather than the id itself: a 64-bit hash of the id to
+// the sequence of the first event with that hash. The rare later id with
+// the same hash is kept by name. A hit names a candidate sequence; the
+// caller reads that record and compares ids, so the index is exact.
+type idIndex struct {
+	byHash    map[uint64]uint64
+	collision map[string]uint64
+}
+
+var idSeed = maphash.MakeSeed()
+
+func (x *idIndex) add(id string, seq uint64) {
+	h := maphash.String(idSeed, id)
+	if x.byHash == nil {
+		x.byHash = map[uint64]uint64{}
+	}
+	if _, taken := x.byHash[h]; !taken {
+		x.byHash[h] = seq
+		return
+	}
+	if x.collision == nil {
+		x.collision = map[string]uint64{}
+	}
+	x.collision[id] = seq
+}
+
+// candidate returns the sequence where id may be stored.
+func (x *idIndex) candidate(id string) (uint64, bool) {
+	if seq, ok := x.collision[id]; ok {
+		return seq, true
+	}
+	seq, ok := x.byHash[maphash.String(idSeed, id)]
+	return seq, ok
 }
 
 // readBatch is how many messages one direct-get batch request returns.

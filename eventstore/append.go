@@ -55,6 +55,17 @@ const maxAttempts = 3
 // original records with Duplicate set; if only some are, or one differs in
 // content, it is a conflict.
 func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
+	return s.append(ctx, evs, nil)
+}
+
+// AppendAt is Append with one more condition: the log must end at
+// sequence after, so the events land at after+1, after+2, ... exactly. An
+// import uses it to restore records at their original sequences.
+func (s *Store) AppendAt(ctx context.Context, after uint64, evs []Pending) (Result, error) {
+	return s.append(ctx, evs, &after)
+}
+
+func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, error) {
 	refs, err := checkPending(evs)
 	if err != nil {
 		return Result{}, err
@@ -68,6 +79,15 @@ func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
 
 	reread := false
 	for attempt := 1; ; attempt++ {
+		if at != nil && attempt > 1 {
+			last, err := s.LastSequence(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			if last != *at {
+				return Result{}, domain.Errorf(domain.KindConflict, "the log ends at sequence %d, not %d: another writer appended meanwhile", last, *at)
+			}
+		}
 		for i, a := range aggs {
 			if err := s.catchUp(ctx, refs[i], a); err != nil {
 				return Result{}, err
@@ -86,7 +106,7 @@ func (s *Store) Append(ctx context.Context, evs []Pending) (Result, error) {
 			}
 			return Result{}, err
 		}
-		res, retry, err := s.publish(ctx, evs, refs, aggs)
+		res, retry, err := s.publish(ctx, evs, refs, aggs, at)
 		if !retry {
 			return res, err
 		}
@@ -150,7 +170,7 @@ func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
 	for i, r := range refs {
 		a, ok := s.aggs[r]
 		if !ok {
-			a = &aggState{stale: true, ids: make(map[string]uint64)}
+			a = &aggState{stale: true}
 			s.aggs[r] = a
 		}
 		aggs[i] = a
@@ -189,13 +209,16 @@ func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain
 	for i := range evs {
 		ev := &evs[i].Event
 		ref, _ := ev.Ref()
-		seq, ok := aggs[indexOf(refs, ref)].ids[ev.ID]
+		seq, ok := aggs[indexOf(refs, ref)].ids.candidate(ev.ID)
 		if !ok {
 			continue
 		}
 		orig, err := s.Get(ctx, seq)
 		if err != nil {
 			return Result{}, true, err
+		}
+		if orig.ID != ev.ID {
+			continue // another id with the same hash: this one is not stored
 		}
 		if !orig.SameContent(ev) {
 			return Result{}, true, &domain.Error{Kind: domain.KindConflict,
@@ -237,7 +260,7 @@ func checkExpectations(evs []Pending, refs []domain.Ref, aggs []*aggState) error
 // aggregate's first message expecting the aggregate's last sequence. retry
 // is true when JetStream refused it in a way that re-reading the
 // aggregates resolves (they moved on, or the ids are already there).
-func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState) (res Result, retry bool, err error) {
+func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState, at *uint64) (res Result, retry bool, err error) {
 	msgs := make([]*nats.Msg, len(evs))
 	versions := make([]uint64, len(evs))
 	next := make([]uint64, len(aggs))
@@ -264,6 +287,9 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 			m.Header.Set(HeaderRecordedTime, p.RecordedTime.UTC().Format(time.RFC3339Nano))
 		}
 		msgs[i] = m
+	}
+	if at != nil {
+		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*at, 10))
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -136,7 +139,49 @@ func (s *Store) Each(ctx context.Context, from uint64, fn func(domain.Record) er
 	if from > last {
 		return nil
 	}
+	return s.consume(ctx, from, last, decoding(fn))
+}
+
+// Raw is a stored message before decoding: what an auditor reads, so that
+// a message that does not decode is a finding rather than the end of the
+// read.
+type Raw struct {
+	Sequence uint64
+	Subject  string
+	Time     time.Time
+	Header   nats.Header
+	Data     []byte
+}
+
+// Decode turns the message into a record.
+func (r *Raw) Decode() (domain.Record, error) {
+	return decodeRecord(r.Subject, r.Sequence, r.Time, r.Header, r.Data)
+}
+
+// EachRaw calls fn for every message from sequence from to the last one in
+// the log when it was called, undecoded.
+func (s *Store) EachRaw(ctx context.Context, from uint64, fn func(*Raw) error) error {
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if from == 0 {
+		from = 1
+	}
+	if from > last {
+		return nil
+	}
 	return s.consume(ctx, from, last, fn)
+}
+
+func decoding(fn func(domain.Record) error) func(*Raw) error {
+	return func(r *Raw) error {
+		rec, err := r.Decode()
+		if err != nil {
+			return domain.Errorf(domain.KindInternal, "%w", err)
+		}
+		return fn(rec)
+	}
 }
 
 // Follow calls fn for every record from sequence from on, as records are
@@ -145,12 +190,12 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) 
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, from, 0, fn)
+	return s.consume(ctx, from, 0, decoding(fn))
 }
 
 // consume runs an ordered consumer from sequence from; until 0 means
 // forever.
-func (s *Store) consume(ctx context.Context, from, until uint64, fn func(domain.Record) error) error {
+func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) error) error {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -186,17 +231,14 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(domain.
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
 		}
-		rec, err := decodeRecord(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data())
-		if err != nil {
-			return domain.Errorf(domain.KindInternal, "%w", err)
-		}
-		if err := fn(rec); err != nil {
+		raw := Raw{Sequence: meta.Sequence.Stream, Subject: msg.Subject(), Time: meta.Timestamp, Header: msg.Headers(), Data: msg.Data()}
+		if err := fn(&raw); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err
 		}
-		if until != 0 && rec.Sequence >= until {
+		if until != 0 && raw.Sequence >= until {
 			return nil
 		}
 	}

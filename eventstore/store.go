@@ -58,6 +58,10 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Timeout bounds each request to JetStream; 5s if zero.
 	Timeout time.Duration
+	// Audit opens a stream even if it is weaker than immutable or has
+	// holes, so that verify can report what is wrong instead of refusing.
+	// Nothing else should set it.
+	Audit bool
 
 	Logger *slog.Logger
 }
@@ -249,7 +253,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		}
 		return fmt.Errorf("open stream %s: %w", s.name, err)
 	}
-	if problems := CheckStreamConfig(stream.CachedInfo().Config, s.cfg.Replicas); len(problems) > 0 {
+	if problems := CheckStreamConfig(stream.CachedInfo().Config, s.cfg.Replicas); len(problems) > 0 && !s.cfg.Audit {
 		return fmt.Errorf("stream %s is not safe for a ledger, refusing to start:\n  - %s\nfix the stream with the nats CLI (or point --stream at another one); the ledger never weakens or repairs a stream by itself",
 			s.name, strings.Join(problems, "\n  - "))
 	}
@@ -259,6 +263,9 @@ func (s *Store) ensureStream(ctx context.Context) error {
 	info, err := stream.Info(ictx, jetstream.WithDeletedDetails(true))
 	if err != nil {
 		return s.readErr(fmt.Errorf("stream info: %w", err))
+	}
+	if s.cfg.Audit {
+		return nil
 	}
 	return s.checkWhole(info.State)
 }

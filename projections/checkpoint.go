@@ -33,34 +33,52 @@ func (r *Runner) loadCheckpoint(ctx context.Context) (*Views, error) {
 	if r.checkpoint == "" {
 		return nil, nil
 	}
-	f, err := os.Open(r.checkpoint)
+	cp, v, err := readCheckpoint(r.checkpoint, StoreHistory(r.store))
 	if errors.Is(err, fs.ErrNotExist) {
 		r.log.Info("views: no checkpoint; building the views from the start of the log", "file", r.checkpoint)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var cp checkpointFile
-	var v *Views
-	zr, err := gzip.NewReader(f)
-	if err == nil {
-		err = json.NewDecoder(zr).Decode(&cp)
-	}
-	if err == nil && cp.Format == checkpointFormat {
-		v, err = LoadViews(cp.Views, StoreHistory(r.store))
-	}
-	if err != nil || cp.Format != checkpointFormat {
 		r.log.Warn("views: checkpoint unreadable; discarding it and rebuilding from the start of the log", "file", r.checkpoint, "err", err)
 		return nil, nil
 	}
-	if reason := r.mismatch(ctx, &cp, v.Sequence); reason != "" {
+	if reason := r.mismatch(ctx, cp, v.Sequence); reason != "" {
 		r.log.Warn("views: checkpoint does not match the log; discarding it and rebuilding from the start", "file", r.checkpoint, "reason", reason)
 		return nil, nil
 	}
 	r.log.Info("views: resuming from checkpoint", "sequence", v.Sequence)
 	return v, nil
+}
+
+// ReadCheckpoint reads a views checkpoint file, for an auditor to hold
+// against a replay.
+func ReadCheckpoint(path string, history History) (*Views, error) {
+	_, v, err := readCheckpoint(path, history)
+	return v, err
+}
+
+func readCheckpoint(path string, history History) (*checkpointFile, *Views, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var cp checkpointFile
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a gzip file: %w", err)
+	}
+	if err := json.NewDecoder(zr).Decode(&cp); err != nil {
+		return nil, nil, err
+	}
+	if cp.Format != checkpointFormat {
+		return nil, nil, fmt.Errorf("format %d; this version reads format %d", cp.Format, checkpointFormat)
+	}
+	v, err := LoadViews(cp.Views, history)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &cp, v, nil
 }
 
 // mismatch says why a checkpoint does not belong to this log, or "".

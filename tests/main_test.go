@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"planledger/eventstore/eventstoretest"
 )
 
 // TestMain lets the test binary double as a child process: with
@@ -19,6 +21,7 @@ func TestMain(m *testing.M) {
 			if binPath != "" {
 				_ = os.RemoveAll(filepath.Dir(binPath))
 			}
+			eventstoretest.RemoveServerBinary()
 			os.Exit(code)
 		}))
 

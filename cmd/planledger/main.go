@@ -21,6 +21,9 @@ Usage:
   planledger serve [flags]     run the HTTP API and the views
   planledger replay [flags]    rebuild the views as of a moment and print them as JSON
   planledger demo [flags]      post a realistic year of the 2021 plan to a running ledger
+  planledger verify [flags]    check the log end to end; exit 1 on any finding
+  planledger export [flags]    write the log as NDJSON records to standard output
+  planledger import FILE|-     restore an export (into an empty log, or one holding a prefix of it)
   planledger help              this text
 
 Run "planledger <command> -h" for a command's flags.
@@ -46,6 +49,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = runExport(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = runImport(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -60,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errReported):
+		return 1
 	}
 	fmt.Fprintf(stderr, "planledger %s: %v\n", args[0], err)
 	return 1
@@ -67,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks a bad command line; the flag package already said why.
 var errUsage = errors.New("usage")
+
+// errReported marks a failure the command has already explained on its
+// output (verify's findings): exit 1 without another message.
+var errReported = errors.New("reported")
 
 // parseFlags parses a subcommand's flags; stray arguments are a usage
 // error too.

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"planledger/cmd/planledger/server"
+	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/projections"
 )
@@ -139,6 +140,82 @@ func TestDemoAndReplay(t *testing.T) {
 	}
 }
 
+// TestAuditCommands: verify, export and import from the command line, on
+// a folder, through the API, and into a second ledger's API.
+func TestAuditCommands(t *testing.T) {
+	dir := t.TempDir()
+	s := startLedger(t, dir)
+	if _, errs, code := cli(t, "demo", "--server", s.URL(), "--token", adminToken); code != 0 {
+		t.Fatal(errs)
+	}
+	out, errs, code := cli(t, "verify", "--server", s.URL(), "--token", adminToken)
+	if code != 0 || !strings.Contains(out, "verify: OK") {
+		t.Fatalf("verify --server: %d\n%s%s", code, out, errs)
+	}
+	remote, _, code := cli(t, "export", "--server", s.URL(), "--token", adminToken)
+	if code != 0 {
+		t.Fatal("export --server failed")
+	}
+	stopLedger(t, s)
+	out, _, code = cli(t, "verify", "--data", dir)
+	if code != 0 || !strings.Contains(out, "checkpoint") {
+		t.Fatalf("verify --data: %d %s", code, out)
+	}
+	local, _, _ := cli(t, "export", "--data", dir)
+	if local != remote {
+		t.Fatal("export --data and export --server differ")
+	}
+	file := filepath.Join(t.TempDir(), "log.ndjson")
+	if err := os.WriteFile(file, []byte(local), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Into a second ledger, through its API; it must not publish its own plan first.
+	tokens := filepath.Join(t.TempDir(), "tokens.json")
+	b, _ := json.Marshal(server.TokensFile{Tokens: []server.TokenEntry{{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin}}})
+	os.WriteFile(tokens, b, 0o600)
+	dir2 := t.TempDir()
+	s2, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir2}, TokensFile: tokens, NoShippedPlan: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s2.Serve() }()
+	out, errs, code = cli(t, "import", "--server", s2.URL(), "--token", adminToken, file)
+	if code != 0 || !strings.Contains(out, "0 already present") {
+		t.Fatalf("import --server: %d %s %s", code, out, errs)
+	}
+	out, _, _ = cli(t, "import", "--server", s2.URL(), "--token", adminToken, file)
+	if !strings.Contains(out, ", 0 appended") {
+		t.Fatalf("second import --server appended: %s", out)
+	}
+	if err := s2.Views().WaitFor(context.Background(), mustLast(t, s2)); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cli(t, "verify", "--server", s2.URL(), "--token", adminToken)
+	if code != 0 {
+		t.Fatalf("verify of the imported ledger: %s %s", out, errs)
+	}
+	stopLedger(t, s2)
+	if again, _, _ := cli(t, "export", "--data", dir2); again != local {
+		t.Fatal("the imported ledger exports differently")
+	}
+
+	// Damage: an event that breaks a rule, written behind the API's back.
+	st, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: dir2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := `{"specversion":"1.0","id":"bad","source":"/x","type":"project.completed","subject":"project/nope","time":"2021-05-01T00:00:00Z","data":{"completed_on":"2021-05-01","deliverable":"d"}}`
+	if _, err := st.Append(context.Background(), []eventstore.Pending{{Submitter: "x", Event: mustEvent(t, bad)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, _, code = cli(t, "verify", "--data", dir2)
+	if code != 1 || !strings.Contains(out, "rule at sequence") || !strings.Contains(out, "verify: FAILED: 1 findings") {
+		t.Fatalf("verify of a damaged log: %d\n%s", code, out)
+	}
+}
+
 func mustLast(t *testing.T, s *server.Server) uint64 {
 	n, err := s.Store().LastSequence(context.Background())
 	if err != nil {
@@ -160,4 +237,13 @@ func TestUsage(t *testing.T) {
 	if _, errs, code := cli(t, "replay", "--data", t.TempDir(), "--view", "nope"); code != 1 || !strings.Contains(errs, "the views are") {
 		t.Fatalf("bad view: %d %s", code, errs)
 	}
+}
+
+func mustEvent(t *testing.T, raw string) domain.Event {
+	t.Helper()
+	var e domain.Event
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

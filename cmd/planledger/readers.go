@@ -23,6 +23,9 @@ type sourceFlags struct {
 	storeFlags
 	server string
 	token  string
+	// audit opens a weakened or damaged stream to report on it; create
+	// lets import start a new log in an empty folder.
+	audit, create bool
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
@@ -44,7 +47,8 @@ func (f *sourceFlags) bearer() string {
 // data folder (a running one holds the folder's lock), or --nats-url.
 func (f *sourceFlags) openStore(ctx context.Context) (*eventstore.Store, error) {
 	cfg := f.config()
-	if cfg.URL == "" {
+	cfg.Audit = f.audit
+	if cfg.URL == "" && !f.create {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, "jetstream")); err != nil {
 			return nil, fmt.Errorf("no ledger in %s (no jetstream folder); give --data, --nats-url or --server", cfg.DataDir)
 		}

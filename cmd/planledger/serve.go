@@ -19,6 +19,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP API")
 	tokens := fs.String("tokens", "", "tokens file (JSON, hashed tokens); without it an admin token is created in the data folder on first start")
 	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes")
+	noPlan := fs.Bool("no-shipped-plan", false, "do not publish the shipped 2021 plan on an empty log (to import another ledger's export through the API)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -30,13 +31,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return server.Run(ctx, server.Config{
-		Registry:   reg,
-		HTTPAddr:   *httpAddr,
-		Store:      sf.config(),
-		TokensFile: *tokens,
-		DataDir:    sf.dataDir,
-		MaxBody:    *maxBody,
-		Logger:     log,
-		Out:        stdout,
+		Registry:      reg,
+		HTTPAddr:      *httpAddr,
+		Store:         sf.config(),
+		TokensFile:    *tokens,
+		DataDir:       sf.dataDir,
+		MaxBody:       *maxBody,
+		NoShippedPlan: *noPlan,
+		Logger:        log,
+		Out:           stdout,
 	})
 }

@@ -277,6 +277,8 @@ func (s *Server) routes() http.Handler {
 	handle("GET /v1/events", s.authed(s.handleGetEvents))
 	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
 	handle("GET /v1/views/{view}", s.authed(s.handleGetView))
+	handle("GET /v1/log", s.authed(s.handleLog))
+	handle("POST /v1/import", s.authed(s.handleImport))
 	handle("GET /healthz", s.handleHealthz)
 	handle("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.handleMetrics())

@@ -1,0 +1,203 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"planledger/domain"
+	"planledger/eventstore"
+)
+
+// maxLine bounds one NDJSON record: a record is at most an event under the
+// default 1 MiB body limit plus its envelope.
+const maxLine = 4 << 20
+
+// ExportOptions cut the exported log.
+type ExportOptions struct {
+	// After leaves out sequences up to and including it.
+	After uint64
+	// UntilRecorded, if not zero, stops before the first record recorded
+	// after it.
+	UntilRecorded time.Time
+}
+
+// Export writes the log as NDJSON, one stored record a line, in sequence
+// order, streaming: memory does not grow with the log.
+func Export(ctx context.Context, s *eventstore.Store, w io.Writer, opt ExportOptions) (int, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := s.Each(ctx, opt.After+1, func(rec domain.Record) error {
+		if !opt.UntilRecorded.IsZero() && rec.RecordedTime.After(opt.UntilRecorded) {
+			return eventstore.ErrStop
+		}
+		n++
+		return enc.Encode(rec)
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// Export writes the log read through the API, as Export does.
+func (c *Client) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	n := 0
+	err := c.EachRecord(ctx, opt.After, func(line []byte, rec domain.Record, err error) error {
+		if err != nil {
+			return fmt.Errorf("record after sequence %d: %w", opt.After+uint64(n), err)
+		}
+		if !opt.UntilRecorded.IsZero() && rec.RecordedTime.After(opt.UntilRecorded) {
+			return eventstore.ErrStop
+		}
+		n++
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	// Read is the number of records in the file.
+	Read uint64 `json:"read"`
+	// Present were already in the log, identical.
+	Present uint64 `json:"present"`
+	// Appended were added.
+	Appended     uint64 `json:"appended"`
+	LastSequence uint64 `json:"last_sequence"`
+}
+
+// importBatch is how many records one atomic append restores.
+const importBatch = eventstore.MaxBatch
+
+// Import restores exported records into s. Every record keeps its id,
+// aggregate, sequence, version, business and recorded time and submitter.
+// Records the log already holds must be identical (an import of the same
+// file twice appends nothing); the first that differs stops the import,
+// naming its sequence, before anything is appended. The rest is appended
+// in atomic batches of up to 1000, each at exactly the sequences it had.
+func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.Writer) (ImportResult, error) {
+	var res ImportResult
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.LastSequence = last
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	var batch []eventstore.Pending
+	var next uint64 // the sequence the next record must have; 0 before the first
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		out, err := s.AppendAt(ctx, res.LastSequence, batch)
+		if err != nil {
+			return fmt.Errorf("append sequences %d-%d: %w", res.LastSequence+1, res.LastSequence+uint64(len(batch)), err)
+		}
+		if out.Duplicate || out.Records[0].Sequence != res.LastSequence+1 {
+			return domain.Errorf(domain.KindConflict, "sequences %d-%d were not restored in place", res.LastSequence+1, res.LastSequence+uint64(len(batch)))
+		}
+		res.Appended += uint64(len(batch))
+		res.LastSequence += uint64(len(batch))
+		batch = batch[:0]
+		if progress != nil {
+			fmt.Fprintf(progress, "import: %d records read, %d already present, %d appended, log at sequence %d\n", res.Read, res.Present, res.Appended, res.LastSequence)
+		}
+		return nil
+	}
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		rec, err := parseRecord(sc.Bytes())
+		if err != nil {
+			return res, domain.Errorf(domain.KindInvalid, "line %d: %v", line, err)
+		}
+		res.Read++
+		switch {
+		case next != 0 && rec.Sequence != next:
+			return res, domain.Errorf(domain.KindInvalid, "line %d: sequence %d follows %d; an export is gap-free", line, rec.Sequence, next-1)
+		case rec.Sequence <= res.LastSequence && len(batch) == 0:
+			if err := samePresent(ctx, s, &rec); err != nil {
+				return res, err
+			}
+			res.Present++
+		case rec.Sequence != res.LastSequence+uint64(len(batch))+1:
+			return res, domain.Errorf(domain.KindConflict, "line %d: the file goes on at sequence %d but the log ends at %d; import the export from the start", line, rec.Sequence, res.LastSequence)
+		default:
+			prev := rec.Version - 1
+			batch = append(batch, eventstore.Pending{Event: rec.Event, Submitter: rec.Submitter, ExpectedVersion: &prev, RecordedTime: rec.RecordedTime})
+			if len(batch) == importBatch {
+				if err := flush(); err != nil {
+					return res, err
+				}
+			}
+		}
+		next = rec.Sequence + 1
+	}
+	if err := sc.Err(); err != nil {
+		return res, fmt.Errorf("read the export: %w", err)
+	}
+	return res, flush()
+}
+
+// parseRecord reads one exported record strictly.
+func parseRecord(line []byte) (domain.Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var rec domain.Record
+	if err := dec.Decode(&rec); err != nil {
+		return rec, fmt.Errorf("not an exported record: %w", err)
+	}
+	switch {
+	case rec.Sequence == 0 || rec.Version == 0:
+		return rec, fmt.Errorf("record %q has no sequence or version", rec.ID)
+	case rec.RecordedTime.IsZero():
+		return rec, fmt.Errorf("record at sequence %d has no recordedtime", rec.Sequence)
+	}
+	if _, err := domain.ParseRef(rec.Subject); err != nil {
+		return rec, fmt.Errorf("sequence %d: %w", rec.Sequence, err)
+	}
+	return rec, nil
+}
+
+// samePresent checks that the log holds exactly rec at its sequence.
+func samePresent(ctx context.Context, s *eventstore.Store, rec *domain.Record) error {
+	have, err := s.Get(ctx, rec.Sequence)
+	if err != nil {
+		return err
+	}
+	if have.Subject != rec.Subject || have.ID != rec.ID || have.Version != rec.Version || have.Submitter != rec.Submitter ||
+		!have.RecordedTime.Equal(rec.RecordedTime) || !have.SameContent(&rec.Event) {
+		return domain.Errorf(domain.KindConflict, "the log and the file differ at sequence %d: the log has %s %q (version %d, recorded %s), the file %s %q (version %d, recorded %s); nothing was imported",
+			rec.Sequence, have.Subject, have.ID, have.Version, have.RecordedTime.Format(time.RFC3339Nano), rec.Subject, rec.ID, rec.Version, rec.RecordedTime.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// Import sends an export to a running ledger's POST /v1/import.
+func (c *Client) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
+	var res ImportResult
+	resp, err := c.do(ctx, http.MethodPost, "/v1/import", nil, r, "application/x-ndjson")
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	return res, err
+}

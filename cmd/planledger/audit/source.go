@@ -1,0 +1,227 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"planledger/domain"
+	"planledger/eventstore"
+	"planledger/projections"
+)
+
+// StoreInfo describes a store's stream for Verify.
+func StoreInfo(ctx context.Context, s *eventstore.Store) (LogInfo, error) {
+	info, err := s.StreamInfo(ctx)
+	if err != nil {
+		return LogInfo{}, err
+	}
+	return LogInfo{
+		Stream:         info.Config.Name,
+		ConfigProblems: eventstore.CheckStreamConfig(info.Config, 0),
+		FirstSequence:  info.State.FirstSeq,
+		LastSequence:   info.State.LastSeq,
+		Messages:       info.State.Msgs,
+	}, nil
+}
+
+// LocalInput reads a log straight from its store; checkpoint, if the file
+// exists, is the reference for the views.
+func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clock time.Time) (Input, error) {
+	info, err := StoreInfo(ctx, s)
+	if err != nil {
+		return Input{}, err
+	}
+	in := Input{
+		Info: info,
+		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
+			return s.EachRaw(ctx, 1, func(raw *eventstore.Raw) error {
+				rec, err := raw.Decode()
+				return fn(raw.Sequence, rec, err)
+			})
+		},
+		History: projections.StoreHistory(s),
+		Clock:   clock,
+	}
+	if checkpoint != "" {
+		v, err := projections.ReadCheckpoint(checkpoint, projections.StoreHistory(s))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			in.Reference = &Reference{What: "the checkpoint " + checkpoint, Views: func(context.Context) (map[string]json.RawMessage, error) {
+				return nil, err
+			}}
+		default:
+			in.Reference = &Reference{What: "the checkpoint " + checkpoint, Sequence: v.Sequence, Views: renderViews(v, in.Clock)}
+		}
+	}
+	return in, nil
+}
+
+func renderViews(v *projections.Views, clock time.Time) func(context.Context) (map[string]json.RawMessage, error) {
+	return func(context.Context) (map[string]json.RawMessage, error) {
+		out := map[string]json.RawMessage{}
+		for _, name := range projections.ViewNames {
+			r, err := v.Render(name, clock)
+			if err != nil {
+				return nil, err
+			}
+			if out[name], err = json.Marshal(r); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
+// Client reaches a running ledger's HTTP API as an auditor would.
+type Client struct {
+	Server string
+	Token  string
+	HTTP   *http.Client
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	u := strings.TrimRight(c.Server, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if method == http.MethodGet && path == "/v1/events" {
+		req.Header.Set("Accept", "application/x-ndjson")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, q url.Values, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// EachRecord streams the log from sequence after+1 on, as NDJSON lines;
+// fn gets each line and its decoded record (or the error decoding it).
+func (c *Client) EachRecord(ctx context.Context, after uint64, fn func(line []byte, rec domain.Record, err error) error) error {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/events", url.Values{"after": {fmt.Sprint(after)}}, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	for sc.Scan() {
+		var rec domain.Record
+		err := json.Unmarshal(sc.Bytes(), &rec)
+		if err := fn(sc.Bytes(), rec, err); err != nil {
+			if errors.Is(err, eventstore.ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// Input reads the log through the API; the reference is the server's live
+// views.
+func (c *Client) Input(ctx context.Context) (Input, error) {
+	var info LogInfo
+	if err := c.getJSON(ctx, "/v1/log", nil, &info); err != nil {
+		return Input{}, err
+	}
+	ref, err := c.liveViews(ctx)
+	if err != nil {
+		return Input{}, err
+	}
+	var prev uint64
+	return Input{
+		Info: info,
+		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
+			return c.EachRecord(ctx, 0, func(_ []byte, rec domain.Record, err error) error {
+				seq := rec.Sequence
+				if err != nil {
+					seq = prev + 1
+				}
+				prev = seq
+				return fn(seq, rec, err)
+			})
+		},
+		History: func(ctx context.Context, ref domain.Ref, upTo uint64) ([]domain.Record, error) {
+			var agg struct {
+				Events []domain.Record `json:"events"`
+			}
+			if err := c.getJSON(ctx, "/v1/aggregates/"+string(ref.Type)+"/"+ref.ID+"/events", nil, &agg); err != nil {
+				return nil, err
+			}
+			n := 0
+			for n < len(agg.Events) && agg.Events[n].Sequence <= upTo {
+				n++
+			}
+			return agg.Events[:n], nil
+		},
+		Reference: ref,
+	}, nil
+}
+
+// liveViews fetches every view at one and the same sequence.
+func (c *Client) liveViews(ctx context.Context) (*Reference, error) {
+	var minSeq uint64
+	for attempt := 0; attempt < 5; attempt++ {
+		views := map[string]json.RawMessage{}
+		var seqs []uint64
+		for _, name := range projections.ViewNames {
+			var raw json.RawMessage
+			if err := c.getJSON(ctx, "/v1/views/"+name, url.Values{"min_sequence": {fmt.Sprint(minSeq)}}, &raw); err != nil {
+				return nil, err
+			}
+			var head struct {
+				Sequence uint64 `json:"sequence"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return nil, err
+			}
+			views[name] = raw
+			seqs = append(seqs, head.Sequence)
+			minSeq = max(minSeq, head.Sequence)
+		}
+		same := true
+		for _, s := range seqs {
+			same = same && s == seqs[0]
+		}
+		if same {
+			return &Reference{What: "the server's live views", Sequence: seqs[0], Views: func(context.Context) (map[string]json.RawMessage, error) { return views, nil }}, nil
+		}
+	}
+	return nil, errors.New("the server's views kept moving while being read; verify again when writes pause")
+}

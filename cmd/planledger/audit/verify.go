@@ -1,0 +1,299 @@
+// Package audit is the auditors' tooling behind `planledger verify`,
+// `export` and `import`: it checks a log end to end, and moves it out and
+// back in as NDJSON records, keeping every record's sequence, version,
+// times and submitter.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"planledger/domain"
+	"planledger/projections"
+)
+
+// Checks verify makes; a Finding names one.
+const (
+	CheckStream       = "stream"
+	CheckGap          = "gap"
+	CheckDecode       = "decode"
+	CheckVersion      = "version"
+	CheckDuplicateID  = "duplicate_id"
+	CheckRecordedTime = "recorded_time"
+	CheckRule         = "rule"
+	CheckViews        = "views"
+)
+
+// Finding is one thing wrong with the log.
+type Finding struct {
+	Check     string `json:"check"`
+	Sequence  uint64 `json:"sequence,omitempty"`
+	Aggregate string `json:"aggregate,omitempty"`
+	Detail    string `json:"detail"`
+}
+
+func (f Finding) String() string {
+	var b strings.Builder
+	b.WriteString(f.Check)
+	if f.Sequence > 0 {
+		fmt.Fprintf(&b, " at sequence %d", f.Sequence)
+	}
+	if f.Aggregate != "" {
+		fmt.Fprintf(&b, " (%s)", f.Aggregate)
+	}
+	b.WriteString(": ")
+	b.WriteString(f.Detail)
+	return b.String()
+}
+
+// LogInfo is what the stream says about itself.
+type LogInfo struct {
+	Stream         string   `json:"stream"`
+	ConfigProblems []string `json:"config_problems"`
+	FirstSequence  uint64   `json:"first_sequence"`
+	LastSequence   uint64   `json:"last_sequence"`
+	Messages       uint64   `json:"messages"`
+}
+
+// Reference is a saved or live state of the views to hold against a
+// replay from scratch: the checkpoint, or a running server's views.
+type Reference struct {
+	What     string
+	Sequence uint64
+	// Views returns each view as JSON, as the reference has it.
+	Views func(ctx context.Context) (map[string]json.RawMessage, error)
+}
+
+// Input is a log to verify.
+type Input struct {
+	Info LogInfo
+	// Each calls fn with every stored record in sequence order; a record
+	// that did not decode comes with decodeErr set and only its sequence.
+	Each    func(ctx context.Context, fn func(seq uint64, rec domain.Record, decodeErr error) error) error
+	History projections.History
+	// Reference, if not nil, is compared with the views rebuilt from
+	// scratch at its sequence.
+	Reference *Reference
+	// Clock is the "today" of the compared views; now if zero.
+	Clock time.Time
+	// Progress, if not nil, receives a line every 100,000 records.
+	Progress io.Writer
+}
+
+// Report is verify's result.
+type Report struct {
+	Records       uint64    `json:"records"`
+	Aggregates    int       `json:"aggregates"`
+	LastSequence  uint64    `json:"last_sequence"`
+	ViewsCompared string    `json:"views_compared,omitempty"`
+	Findings      []Finding `json:"findings"`
+}
+
+// OK reports whether nothing is wrong.
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
+
+// Summary is the one line verify ends with.
+func (r *Report) Summary() string {
+	if r.OK() {
+		return fmt.Sprintf("verify: OK: %d records in %d aggregates, sequences 1-%d gap-free, every event valid when it was recorded%s",
+			r.Records, r.Aggregates, r.LastSequence, r.viewsNote())
+	}
+	return fmt.Sprintf("verify: FAILED: %d findings in %d records of %d aggregates%s", len(r.Findings), r.Records, r.Aggregates, r.viewsNote())
+}
+
+func (r *Report) viewsNote() string {
+	if r.ViewsCompared == "" {
+		return ""
+	}
+	return "; " + r.ViewsCompared
+}
+
+// maxFindingsPerCheck bounds the report of a badly broken log.
+const maxFindingsPerCheck = 1000
+
+// Verify checks a log end to end: the stream's configuration, sequences
+// gap-free from 1, every record decodes, per aggregate versions 1..n and
+// no id twice, recorded times never going backwards, every event accepted
+// by domain/ given the history before it, and the reference views equal to
+// a replay from scratch.
+func Verify(ctx context.Context, in Input) (*Report, error) {
+	v := &verifier{in: in, report: &Report{Findings: []Finding{}}, aggs: map[domain.Ref]*domain.Aggregate{},
+		views: projections.NewViews(in.History), perCheck: map[string]int{}}
+	if v.in.Clock.IsZero() {
+		v.in.Clock = time.Now()
+	}
+	for _, p := range in.Info.ConfigProblems {
+		v.find(Finding{Check: CheckStream, Detail: fmt.Sprintf("stream %s: %s", in.Info.Stream, p)})
+	}
+	if in.Info.LastSequence > 0 && (in.Info.FirstSequence != 1 || in.Info.Messages != in.Info.LastSequence) {
+		v.find(Finding{Check: CheckGap, Detail: fmt.Sprintf("the stream ends at sequence %d but holds %d messages from sequence %d: %d are missing",
+			in.Info.LastSequence, in.Info.Messages, in.Info.FirstSequence, in.Info.LastSequence-in.Info.Messages)})
+	}
+	if err := in.Each(ctx, v.record); err != nil {
+		return nil, err
+	}
+	if ref := in.Reference; ref != nil && !v.compared {
+		if ref.Sequence > v.report.LastSequence {
+			v.find(Finding{Check: CheckViews, Detail: fmt.Sprintf("%s reflects sequence %d, beyond the end of the log at %d", ref.What, ref.Sequence, v.report.LastSequence)})
+		} else if ref.Sequence == 0 {
+			v.compare(ctx)
+		}
+	}
+	v.report.Aggregates = len(v.aggs)
+	return v.report, nil
+}
+
+type verifier struct {
+	in       Input
+	report   *Report
+	aggs     map[domain.Ref]*domain.Aggregate
+	views    *projections.Views
+	perCheck map[string]int
+	prevSeq  uint64
+	prevTime time.Time
+	compared bool
+	viewsBad bool
+}
+
+func (v *verifier) find(f Finding) {
+	v.perCheck[f.Check]++
+	if v.perCheck[f.Check] <= maxFindingsPerCheck {
+		v.report.Findings = append(v.report.Findings, f)
+	}
+}
+
+func (v *verifier) record(seq uint64, rec domain.Record, decodeErr error) error {
+	ctx := context.Background()
+	r := v.report
+	r.Records++
+	if seq != v.prevSeq+1 {
+		v.find(Finding{Check: CheckGap, Sequence: seq, Detail: fmt.Sprintf("sequences %d-%d are missing before it", v.prevSeq+1, seq-1)})
+	}
+	v.prevSeq, r.LastSequence = seq, seq
+	if decodeErr != nil {
+		v.find(Finding{Check: CheckDecode, Sequence: seq, Detail: decodeErr.Error()})
+		v.viewsBad = true
+		return nil
+	}
+	if rec.RecordedTime.Before(v.prevTime) {
+		v.find(Finding{Check: CheckRecordedTime, Sequence: seq, Aggregate: rec.Subject,
+			Detail: fmt.Sprintf("recorded at %s, before the record ahead of it (%s)", rec.RecordedTime.Format(time.RFC3339Nano), v.prevTime.Format(time.RFC3339Nano))})
+	}
+	v.prevTime = rec.RecordedTime
+	ref, err := domain.ParseRef(rec.Subject)
+	if err != nil {
+		v.find(Finding{Check: CheckDecode, Sequence: seq, Detail: err.Error()})
+		return nil
+	}
+	agg, ok := v.aggs[ref]
+	if !ok {
+		agg = domain.NewAggregate(ref)
+		v.aggs[ref] = agg
+	}
+	if agg.Has(rec.ID) {
+		v.find(Finding{Check: CheckDuplicateID, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("event id %q is stored on this aggregate already", rec.ID)})
+	}
+	if rec.Version != agg.Version()+1 {
+		v.find(Finding{Check: CheckVersion, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("version %d after version %d", rec.Version, agg.Version())})
+	}
+	v.checkRules(&rec, ref, agg)
+	applied := rec
+	applied.Version = agg.Version() + 1
+	if err := agg.Apply(&applied); err != nil {
+		v.find(Finding{Check: CheckDecode, Sequence: seq, Aggregate: rec.Subject, Detail: err.Error()})
+	}
+	if err := v.views.Apply(ctx, &rec); err != nil {
+		v.find(Finding{Check: CheckViews, Sequence: seq, Aggregate: rec.Subject, Detail: "the views cannot apply it: " + err.Error()})
+		v.viewsBad = true
+	}
+	if v.in.Progress != nil && r.Records%100_000 == 0 {
+		fmt.Fprintf(v.in.Progress, "verify: %d records read, at sequence %d\n", r.Records, seq)
+	}
+	if ref := v.in.Reference; ref != nil && ref.Sequence == seq {
+		v.compare(ctx)
+	}
+	return nil
+}
+
+// checkRules asks domain/ whether the event was acceptable when it was
+// recorded, given the aggregate's history before it.
+func (v *verifier) checkRules(rec *domain.Record, ref domain.Ref, agg *domain.Aggregate) {
+	raw, err := json.Marshal(rec.Event)
+	if err != nil {
+		v.find(Finding{Check: CheckDecode, Sequence: rec.Sequence, Aggregate: rec.Subject, Detail: err.Error()})
+		return
+	}
+	sub, probs := domain.DecodeEvent(raw, rec.RecordedTime)
+	if len(probs) == 0 {
+		env := domain.Env{Now: rec.RecordedTime, SocietyExists: func(id string) bool {
+			s, ok := v.aggs[domain.Ref{Type: domain.AggregateSociety, ID: id}]
+			return ok && s.Exists()
+		}}
+		var de *domain.Error
+		if err := agg.Decide(&sub, env); errors.As(err, &de) {
+			probs = de.Problems
+		}
+	}
+	if len(probs) > 0 {
+		details := make([]string, len(probs))
+		for i, p := range probs {
+			details[i] = p.String()
+		}
+		v.find(Finding{Check: CheckRule, Sequence: rec.Sequence, Aggregate: ref.String(),
+			Detail: fmt.Sprintf("%s %q would be refused: %s", rec.Type, rec.ID, strings.Join(details, "; "))})
+	}
+}
+
+// compare holds the reference views against the replay at this point.
+func (v *verifier) compare(ctx context.Context) {
+	v.compared = true
+	ref := v.in.Reference
+	if v.viewsBad {
+		v.report.ViewsCompared = ref.What + " not compared: the replay itself met records it could not apply"
+		return
+	}
+	theirs, err := ref.Views(ctx)
+	if err != nil {
+		v.find(Finding{Check: CheckViews, Sequence: ref.Sequence, Detail: fmt.Sprintf("%s cannot be read: %v", ref.What, err)})
+		return
+	}
+	differ := 0
+	for _, name := range projections.ViewNames {
+		mine, err := v.views.Render(name, v.in.Clock)
+		if err != nil {
+			continue
+		}
+		if !sameJSON(mine, theirs[name]) {
+			differ++
+			v.find(Finding{Check: CheckViews, Sequence: ref.Sequence,
+				Detail: fmt.Sprintf("view %s of %s differs from a replay of the log up to sequence %d", name, ref.What, ref.Sequence)})
+		}
+	}
+	if differ == 0 {
+		v.report.ViewsCompared = fmt.Sprintf("%s at sequence %d equals a replay from scratch", ref.What, ref.Sequence)
+	}
+}
+
+// sameJSON compares a rendered view with the reference's JSON as values,
+// leaving out what only says when or how it was rendered.
+func sameJSON(mine any, theirs json.RawMessage) bool {
+	b, err := json.Marshal(mine)
+	if err != nil {
+		return false
+	}
+	var x, y map[string]any
+	if json.Unmarshal(b, &x) != nil || json.Unmarshal(theirs, &y) != nil {
+		return false
+	}
+	for _, k := range []string{"as_of", "axis"} {
+		delete(x, k)
+		delete(y, k)
+	}
+	return reflect.DeepEqual(x, y)
+}
