@@ -118,10 +118,12 @@ func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
 		r.mu.Unlock()
 		return err
 	}
+	// The sequence moves under the lock, before the channel is swapped: a
+	// waiter that sees the new channel also sees the new sequence.
+	r.seq.Store(rec.Sequence)
 	ch := r.advanced
 	r.advanced = make(chan struct{})
 	r.mu.Unlock()
-	r.seq.Store(rec.Sequence)
 	r.applied.Add(1)
 	close(ch)
 	return nil
@@ -142,9 +144,9 @@ var ErrNotYet = errors.New("the views have not reached that sequence yet")
 func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		r.mu.RLock()
-		ch := r.advanced
+		ch, at := r.advanced, r.seq.Load()
 		r.mu.RUnlock()
-		if r.seq.Load() >= seq {
+		if at >= seq {
 			return nil
 		}
 		select {

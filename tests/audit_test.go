@@ -313,4 +313,3 @@ func tamper(t *testing.T, path, old, new string) {
 		t.Fatal(err)
 	}
 }
-

@@ -89,6 +89,9 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A child that stops acknowledging must not hang the test: kill it
+		// after a minute, and the count below says what happened.
+		watchdog := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 		sc := bufio.NewScanner(out)
 		n := 0
 		for sc.Scan() && n < 400 {
@@ -112,6 +115,7 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 			}
 		}
 		_ = cmd.Wait()
+		watchdog.Stop()
 		if n < 400 {
 			t.Fatalf("round %d: child stopped after %d acks", round, n)
 		}

@@ -42,6 +42,10 @@ func writeTokens(t *testing.T) string {
 	return path
 }
 
+// testClient bounds every request a test makes: a server that stops
+// answering fails the test instead of hanging it.
+var testClient = &http.Client{Timeout: 60 * time.Second}
+
 // testServer is the real server wiring on a real embedded JetStream.
 type testServer struct {
 	t   *testing.T
@@ -141,7 +145,7 @@ func (ts *testServer) do(method, path, token, contentType string, body []byte, h
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		ts.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -206,7 +210,7 @@ func doNoFatal(method, u, token, contentType, body string) reply {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return reply{status: -1, body: []byte(err.Error())}
 	}

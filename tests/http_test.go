@@ -319,7 +319,7 @@ func TestConcurrentSubmitters(t *testing.T) {
 				req, _ := http.NewRequest("POST", ts.url+"/v1/events", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+chemToken)
 				req.Header.Set("Content-Type", "application/cloudevents+json")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := testClient.Do(req)
 				if err != nil {
 					errs <- err.Error()
 					continue

@@ -86,7 +86,7 @@ scrape_configs:
 		_ = cmd.Wait()
 	})
 	poll(t, 60*time.Second, "prometheus ready", func() bool {
-		resp, err := http.Get(promURL + "/-/ready")
+		resp, err := testClient.Get(promURL + "/-/ready")
 		if err != nil {
 			return false
 		}
@@ -99,7 +99,7 @@ scrape_configs:
 		req, _ := http.NewRequest("POST", p.url+"/v1/events", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ scrape_configs:
 		ev("j2", "project.completed", "project/j1", `{"completed_on":"2021-09-01","deliverable":"d"}`))
 
 	query := func(q string) (string, bool) {
-		resp, err := http.Get(promURL + "/api/v1/query?query=" + url.QueryEscape(q))
+		resp, err := testClient.Get(promURL + "/api/v1/query?query=" + url.QueryEscape(q))
 		if err != nil {
 			return "", false
 		}
@@ -146,7 +146,7 @@ scrape_configs:
 		t.Errorf("up = %q", v)
 	}
 	// Prometheus loaded the alerting rules.
-	resp, err := http.Get(promURL + "/api/v1/rules")
+	resp, err := testClient.Get(promURL + "/api/v1/rules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ scrape_configs:
 	}
 
 	// promtool on the exposition, the rules and their tests.
-	resp, err = http.Get(p.url + "/metrics")
+	resp, err = testClient.Get(p.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+var demoClient = &http.Client{Timeout: 2 * time.Minute}
+
 type demoStats struct{ batches, created, existing int }
 
 func (s *demoStats) post(ctx context.Context, src sourceFlags, b demoBatch) error {
@@ -58,7 +60,7 @@ func (s *demoStats) post(ctx context.Context, src sourceFlags, b demoBatch) erro
 		}
 		req.Header.Set("Authorization", "Bearer "+src.bearer())
 		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := demoClient.Do(req)
 		if err != nil {
 			return fmt.Errorf("post to %s: %w", url, err)
 		}

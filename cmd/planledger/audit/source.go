@@ -82,6 +82,10 @@ func renderViews(v *projections.Views, clock time.Time) func(context.Context) (m
 	}
 }
 
+// defaultClient gives up on a server that stops answering; exports of a
+// large log stream for long, so the bound is generous.
+var defaultClient = &http.Client{Timeout: 6 * time.Hour}
+
 // Client reaches a running ledger's HTTP API as an auditor would.
 type Client struct {
 	Server string
@@ -107,7 +111,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultClient
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
