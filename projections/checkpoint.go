@@ -50,11 +50,20 @@ func (r *Runner) loadCheckpoint(ctx context.Context) (*Views, error) {
 	return v, nil
 }
 
+// CheckpointOrigin says which log a checkpoint was taken from.
+type CheckpointOrigin struct {
+	Stream        string
+	StreamCreated time.Time
+}
+
 // ReadCheckpoint reads a views checkpoint file, for an auditor to hold
 // against a replay.
-func ReadCheckpoint(path string, history History) (*Views, error) {
-	_, v, err := readCheckpoint(path, history)
-	return v, err
+func ReadCheckpoint(path string, history History) (*Views, CheckpointOrigin, error) {
+	cp, v, err := readCheckpoint(path, history)
+	if err != nil {
+		return nil, CheckpointOrigin{}, err
+	}
+	return v, CheckpointOrigin{Stream: cp.Stream, StreamCreated: cp.StreamCreated}, nil
 }
 
 func readCheckpoint(path string, history History) (*checkpointFile, *Views, error) {

@@ -39,10 +39,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		defer store.Close()
-		checkpoint := ""
-		if src.natsURL == "" {
-			checkpoint = filepath.Join(src.dataDir, server.CheckpointFile)
-		}
+		// serve keeps its checkpoint in --data, embedded or not; verify
+		// holds it against the replay when it is there.
+		checkpoint := filepath.Join(src.dataDir, server.CheckpointFile)
 		if in, err = audit.LocalInput(ctx, store, checkpoint, time.Now()); err != nil {
 			return err
 		}

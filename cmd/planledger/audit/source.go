@@ -40,6 +40,11 @@ func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clo
 	if err != nil {
 		return Input{}, err
 	}
+	si, err := s.StreamInfo(ctx)
+	if err != nil {
+		return Input{}, err
+	}
+	created := si.Created
 	in := Input{
 		Info: info,
 		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
@@ -52,13 +57,15 @@ func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clo
 		Clock:   clock,
 	}
 	if checkpoint != "" {
-		v, err := projections.ReadCheckpoint(checkpoint, projections.StoreHistory(s))
+		v, origin, err := projections.ReadCheckpoint(checkpoint, projections.StoreHistory(s))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			in.Reference = &Reference{What: "the checkpoint " + checkpoint, Views: func(context.Context) (map[string]json.RawMessage, error) {
 				return nil, err
 			}}
+		case origin.Stream != info.Stream || !origin.StreamCreated.Equal(created):
+			in.Note = fmt.Sprintf("the checkpoint %s was taken from another log (stream %s created %s); not compared", checkpoint, origin.Stream, origin.StreamCreated.Format(time.RFC3339))
 		default:
 			in.Reference = &Reference{What: "the checkpoint " + checkpoint, Sequence: v.Sequence, Views: renderViews(v, in.Clock)}
 		}

@@ -84,6 +84,8 @@ type Input struct {
 	Clock time.Time
 	// Progress, if not nil, receives a line every 100,000 records.
 	Progress io.Writer
+	// Note, if set, says why no reference is compared.
+	Note string
 }
 
 // Report is verify's result.
@@ -144,6 +146,9 @@ func Verify(ctx context.Context, in Input) (*Report, error) {
 		} else if ref.Sequence == 0 {
 			v.compare(ctx)
 		}
+	}
+	if v.report.ViewsCompared == "" {
+		v.report.ViewsCompared = in.Note
 	}
 	v.report.Aggregates = len(v.aggs)
 	return v.report, nil
