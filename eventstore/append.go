@@ -294,22 +294,12 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	var lastSeq uint64
-	if len(msgs) == 1 {
-		ack, err := s.js.PublishMsg(pctx, msgs[0])
-		if err != nil {
-			return s.publishFailed(err, aggs)
-		}
-		if ack.Duplicate {
-			return Result{}, true, errors.New("JetStream answered duplicate")
-		}
-		lastSeq = ack.Sequence
-	} else {
-		ack, err := s.publishBatch(pctx, msgs)
-		if err != nil {
-			return s.publishFailed(err, aggs)
-		}
-		lastSeq = ack.Sequence
+	lastSeq, dup, err := s.commit(pctx, msgs, at != nil)
+	if err != nil {
+		return s.publishFailed(err, aggs)
+	}
+	if dup {
+		return Result{}, true, errors.New("JetStream answered duplicate")
 	}
 
 	first := lastSeq - uint64(len(msgs)) + 1

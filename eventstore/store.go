@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,6 +59,10 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Timeout bounds each request to JetStream; 5s if zero.
 	Timeout time.Duration
+	// GroupCommit is how many appends must be in flight before they are
+	// gathered into shared atomic batches; 0 means
+	// DefaultGroupCommitThreshold, a negative number turns it off.
+	GroupCommit int
 	// Audit opens a stream even if it is weaker than immutable or has
 	// holes, so that verify can report what is wrong instead of refusing.
 	// Nothing else should set it.
@@ -85,6 +90,14 @@ type Store struct {
 
 	mu   sync.Mutex
 	aggs map[domain.Ref]*aggState
+
+	// Group commit: appends in flight, and the committer's queue.
+	inflight       atomic.Int64
+	groupThreshold int
+	jobs           chan *commitJob
+	stopCommitter  chan struct{}
+	committerDone  chan struct{}
+	groupedBatches atomic.Uint64
 }
 
 // Open connects to (or starts) the JetStream server and makes sure the
@@ -156,6 +169,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.ensureStream(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.GroupCommit >= 0 {
+		s.groupThreshold = cfg.GroupCommit
+		if s.groupThreshold == 0 {
+			s.groupThreshold = DefaultGroupCommitThreshold
+		}
+		s.jobs = make(chan *commitJob, 4*MaxBatch)
+		s.stopCommitter = make(chan struct{})
+		s.committerDone = make(chan struct{})
+		go s.runCommitter(s.stopCommitter)
+	}
 	ok = true
 	return s, nil
 }
@@ -170,6 +193,11 @@ func displayURL(u string) string {
 // Close closes the connection and stops the embedded server, if any. The
 // caller stops appending first.
 func (s *Store) Close() {
+	if s.stopCommitter != nil {
+		close(s.stopCommitter)
+		<-s.committerDone
+		s.stopCommitter = nil
+	}
 	if s.nc != nil {
 		_ = s.nc.FlushTimeout(time.Second)
 		s.nc.Close()
@@ -180,6 +208,10 @@ func (s *Store) Close() {
 		s.emb = nil
 	}
 }
+
+// GroupedBatches counts the atomic batches the committer has formed from
+// several appends.
+func (s *Store) GroupedBatches() uint64 { return s.groupedBatches.Load() }
 
 // Conn returns the store's NATS connection (for key-value buckets and tests).
 func (s *Store) Conn() *nats.Conn { return s.nc }
