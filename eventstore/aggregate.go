@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"planledger/domain"
@@ -99,10 +100,35 @@ func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error 
 }
 
 // scan calls fn for up to batch records from sequence from on, filtered by
-// subject (which may be a wildcard), using one batched direct get.
+// subject (which may be a wildcard). The first few come by single direct
+// gets, cheap for the usual "is there anything new?"; a longer read goes on
+// with one batched direct get, which costs a subscription (and its buffer)
+// per call but then streams.
 func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int, fn func(domain.Record) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	const singles = 8
+	for i := 0; i < singles && i < batch; i++ {
+		m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return s.readErr(err)
+		}
+		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
+		if err != nil {
+			return domain.Errorf(domain.KindInternal, "%w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		from = m.Sequence + 1
+		batch--
+	}
+	if batch == 0 {
+		return nil
+	}
 	it, err := jetstreamext.GetBatch(ctx, s.js, s.name, batch, jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(subject))
 	if err != nil {
 		return s.readErr(err)

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,10 +18,42 @@ import (
 // process never share an aggregate (they hold its lock), so each keeps its
 // own per-subject expectations inside the shared batch.
 
-// DefaultGroupCommitThreshold is how many appends must be in flight before
-// they are gathered into batches: about where one batch costs what that
-// many single fsyncs cost on this kind of machine.
-const DefaultGroupCommitThreshold = 8
+// The threshold adapts: it is the measured cost of a shared batch over the
+// measured cost of a single publish (moving averages of both), so that
+// appends are gathered only when a batch costs less than publishing them
+// one by one. On a disk with cheap fsyncs singles stay direct longer; on a
+// slow one, batching starts early. Config.GroupCommit fixes it instead.
+const (
+	minThreshold = 2
+	maxThreshold = 256
+)
+
+// costs keeps moving averages, in nanoseconds, of what a single publish
+// and a shared batch take.
+type costs struct {
+	single atomic.Int64
+	batch  atomic.Int64
+}
+
+func (c *costs) init() {
+	c.single.Store(int64(500 * time.Microsecond)) // a guess until measured
+	c.batch.Store(int64(5 * time.Millisecond))
+}
+
+// observe folds a measurement into a moving average (weight 1/16).
+func observe(avg *atomic.Int64, d time.Duration) {
+	old := avg.Load()
+	avg.Store(old + (int64(d)-old)/16)
+}
+
+// threshold is how many appends in flight make a batch worth it.
+func (s *Store) threshold() int {
+	if s.fixedThreshold > 0 {
+		return s.fixedThreshold
+	}
+	t := int(s.costs.batch.Load() / max(s.costs.single.Load(), 1))
+	return min(max(t, minThreshold), maxThreshold)
+}
 
 // groupWait is how long the committer waits for more appends when it has
 // gathered fewer than the threshold.
@@ -29,6 +62,8 @@ const groupWait = time.Millisecond
 // errAlone tells an append that the shared batch failed and it must be
 // published on its own, to learn its own outcome.
 var errAlone = errors.New("publish alone")
+
+type inflightKey struct{}
 
 type commitJob struct {
 	ctx  context.Context
@@ -48,7 +83,8 @@ type commitResult struct {
 func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, exclusive bool) (uint64, bool, error) {
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
-	if s.jobs != nil && !exclusive && int(n) > s.groupThreshold && len(msgs) < MaxBatch {
+	ctx = context.WithValue(ctx, inflightKey{}, n)
+	if s.jobs != nil && !exclusive && int(n) > s.threshold() && len(msgs) < MaxBatch {
 		job := &commitJob{ctx: ctx, msgs: msgs, done: make(chan commitResult, 1)}
 		select {
 		case s.jobs <- job:
@@ -71,10 +107,15 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, exclusive bool) (u
 // commitDirect publishes one message, or one atomic batch.
 func (s *Store) commitDirect(ctx context.Context, msgs []*nats.Msg) (uint64, bool, error) {
 	if len(msgs) == 1 {
+		start := time.Now()
 		ack, err := s.js.PublishMsg(ctx, msgs[0])
 		if err != nil {
 			return 0, false, err
 		}
+		// Publishes in flight together share the server's fsyncs: a
+		// publish's cost is its latency over how many were in flight.
+		n, _ := ctx.Value(inflightKey{}).(int64)
+		observe(&s.costs.single, time.Since(start)/time.Duration(max(n, 1)))
 		return ack.Sequence, ack.Duplicate, nil
 	}
 	ack, err := s.publishBatch(ctx, msgs)
@@ -108,7 +149,7 @@ func (s *Store) runCommitter(done <-chan struct{}) {
 				group = append(group, j)
 				size += len(j.msgs)
 			default:
-				if len(group) >= s.groupThreshold {
+				if len(group) >= s.threshold() {
 					break gather
 				}
 				select {
@@ -143,8 +184,12 @@ func (s *Store) commitGroup(group []*commitJob, size int) {
 		msgs = append(msgs, j.msgs...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	start := time.Now()
 	ack, err := s.publishBatch(ctx, msgs)
 	cancel()
+	if err == nil {
+		observe(&s.costs.batch, time.Since(start))
+	}
 	if err != nil {
 		if !isUnavailable(err) {
 			err = errAlone

@@ -60,8 +60,9 @@ type Config struct {
 	// Timeout bounds each request to JetStream; 5s if zero.
 	Timeout time.Duration
 	// GroupCommit is how many appends must be in flight before they are
-	// gathered into shared atomic batches; 0 means
-	// DefaultGroupCommitThreshold, a negative number turns it off.
+	// gathered into shared atomic batches; 0 adapts it to the measured
+	// costs of single publishes and batches, a negative number turns group
+	// commit off.
 	GroupCommit int
 	// Audit opens a stream even if it is weaker than immutable or has
 	// holes, so that verify can report what is wrong instead of refusing.
@@ -93,7 +94,8 @@ type Store struct {
 
 	// Group commit: appends in flight, and the committer's queue.
 	inflight       atomic.Int64
-	groupThreshold int
+	fixedThreshold int
+	costs          costs
 	jobs           chan *commitJob
 	stopCommitter  chan struct{}
 	committerDone  chan struct{}
@@ -170,10 +172,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if cfg.GroupCommit >= 0 {
-		s.groupThreshold = cfg.GroupCommit
-		if s.groupThreshold == 0 {
-			s.groupThreshold = DefaultGroupCommitThreshold
-		}
+		s.fixedThreshold = cfg.GroupCommit
+		s.costs.init()
 		s.jobs = make(chan *commitJob, 4*MaxBatch)
 		s.stopCommitter = make(chan struct{})
 		s.committerDone = make(chan struct{})

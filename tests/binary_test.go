@@ -27,7 +27,7 @@ var (
 )
 
 // binary builds cmd/planledger once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "planledger-bin-")
@@ -75,7 +75,7 @@ func (s *syncBuffer) String() string {
 var servingRE = regexp.MustCompile(`msg=serving url=(http://\S+)`)
 
 // startServe runs the binary's serve command and waits until it serves.
-func startServe(t *testing.T, args ...string) *process {
+func startServe(t testing.TB, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
 	pr, pw := io.Pipe()

@@ -26,7 +26,7 @@ const (
 	physToken  = "phys-token" // submitter for hn-phys and hn-math
 )
 
-func writeTokens(t *testing.T) string {
+func writeTokens(t testing.TB) string {
 	t.Helper()
 	f := server.TokensFile{Tokens: []server.TokenEntry{
 		{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin},
