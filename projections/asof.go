@@ -55,14 +55,5 @@ func Replay(ctx context.Context, s *eventstore.Store, t time.Time, axis Axis) (*
 	if axis == AxisOccurred {
 		v.include = func(r *domain.Record) bool { return !r.Time.After(t) }
 	}
-	err := s.Each(ctx, 1, func(rec domain.Record) error {
-		if axis == AxisRecorded && rec.RecordedTime.After(t) {
-			return eventstore.ErrStop // recorded times only grow along the log
-		}
-		return v.Apply(ctx, &rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
+	return replayFrom(ctx, s, v, t, axis)
 }

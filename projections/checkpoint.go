@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"planledger/eventstore"
 )
 
 // checkpointFile is a saved state of the views and what it was taken from.
@@ -92,7 +94,11 @@ func readCheckpoint(path string, history History) (*checkpointFile, *Views, erro
 
 // mismatch says why a checkpoint does not belong to this log, or "".
 func (r *Runner) mismatch(ctx context.Context, cp *checkpointFile, seq uint64) string {
-	info, err := r.store.StreamInfo(ctx)
+	return mismatch(ctx, r.store, cp, seq)
+}
+
+func mismatch(ctx context.Context, store *eventstore.Store, cp *checkpointFile, seq uint64) string {
+	info, err := store.StreamInfo(ctx)
 	if err != nil {
 		return "cannot read the stream: " + err.Error()
 	}
@@ -106,7 +112,7 @@ func (r *Runner) mismatch(ctx context.Context, cp *checkpointFile, seq uint64) s
 	case seq == 0:
 		return ""
 	}
-	rec, err := r.store.Get(ctx, seq)
+	rec, err := store.Get(ctx, seq)
 	if err != nil {
 		return fmt.Sprintf("cannot read sequence %d: %v", seq, err)
 	}

@@ -1,9 +1,13 @@
 package projections_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -106,5 +110,33 @@ func sameViews(t *testing.T, what string, got, want map[string]string) {
 		if got[name] != want[name] {
 			t.Fatalf("%s: view %s\n got %s\nwant %s", what, name, got[name], want[name])
 		}
+	}
+}
+
+// tamper rewrites a gzip-compressed file, replacing old with new once.
+func tamper(t *testing.T, path, old, new string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(plain, []byte(old)) {
+		t.Fatalf("%s does not contain %s", path, old)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Replace(plain, []byte(old), []byte(new), 1))
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,23 @@ type Runner struct {
 	// after a change.
 	CheckpointEvery    uint64
 	CheckpointInterval time.Duration
+	// SnapshotEvery is how many records apart the "as of" snapshots are.
+	SnapshotEvery uint64
+
+	snaps         *snapshots
+	snapDir       string
+	lastSnap      snapMeta
+	snapWG        sync.WaitGroup
+	streamName    string
+	streamCreated time.Time
 }
+
+// KeepSnapshots makes the runner keep "as of" snapshots in dir; call it
+// before Open.
+func (r *Runner) KeepSnapshots(dir string) { r.snapDir = dir }
+
+// WaitSnapshots waits for snapshots being written.
+func (r *Runner) WaitSnapshots() { r.snapWG.Wait() }
 
 // NewRunner returns a runner over store keeping its checkpoint in the file
 // checkpointPath ("" for none).
@@ -46,12 +63,24 @@ func NewRunner(store *eventstore.Store, log *slog.Logger, checkpointPath string)
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{store: store, log: log, checkpoint: checkpointPath, advanced: make(chan struct{}),
-		CheckpointEvery: 10_000, CheckpointInterval: 30 * time.Second}
+		CheckpointEvery: 10_000, CheckpointInterval: 30 * time.Second, SnapshotEvery: DefaultSnapshotEvery}
 }
 
 // Open loads the checkpoint, if any and if it matches the log; otherwise
 // the views start empty.
 func (r *Runner) Open(ctx context.Context) error {
+	info, err := r.store.StreamInfo(ctx)
+	if err != nil {
+		return err
+	}
+	r.streamName, r.streamCreated = info.Config.Name, info.Created
+	if r.snaps, err = openSnapshots(r.snapDir); err != nil {
+		return fmt.Errorf("snapshots: %w", err)
+	}
+	if r.snaps != nil {
+		r.snaps.dropAfter(info.State.LastSeq)
+		r.lastSnap, _ = r.snaps.last()
+	}
 	v, err := r.loadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -79,6 +108,7 @@ func (r *Runner) CatchUp(ctx context.Context) error {
 // broken subscription is resumed from the last applied record.
 func (r *Runner) Run(ctx context.Context) error {
 	defer func() {
+		r.WaitSnapshots()
 		if err := r.SaveCheckpoint(); err != nil {
 			r.log.Error("views checkpoint not saved", "err", err)
 		}
@@ -117,6 +147,9 @@ func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
 	if err != nil {
 		r.mu.Unlock()
 		return err
+	}
+	if r.dueSnapshot(rec) {
+		r.takeSnapshot(rec)
 	}
 	// The sequence moves under the lock, before the channel is swapped: a
 	// waiter that sees the new channel also sees the new sequence.

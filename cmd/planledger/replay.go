@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +62,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		defer store.Close()
-		views, err := projections.Replay(ctx, store, asOf, axis)
+		var views *projections.Views
+		if axis == projections.AxisRecorded && src.natsURL == "" {
+			views, err = projections.ReplayWithSnapshots(ctx, store, filepath.Join(src.dataDir, server.SnapshotDir), asOf)
+		} else {
+			views, err = projections.Replay(ctx, store, asOf, axis)
+		}
 		if err != nil {
 			return err
 		}

@@ -139,6 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	s.views = projections.NewRunner(s.store, s.log, filepath.Join(cfg.DataDir, CheckpointFile))
+	s.views.KeepSnapshots(filepath.Join(cfg.DataDir, SnapshotDir))
 	if err := s.views.Open(ctx); err != nil {
 		return nil, fmt.Errorf("views: %w", err)
 	}
@@ -242,6 +243,9 @@ func (s *Server) closeStore() {
 
 // CheckpointFile is the views' checkpoint in the data folder.
 const CheckpointFile = "views.checkpoint.json.gz"
+
+// SnapshotDir holds the views as they stood along the log, for "as of".
+const SnapshotDir = "views-history"
 
 // Views is the server's projection runner.
 func (s *Server) Views() *projections.Runner { return s.views }

@@ -62,7 +62,13 @@ func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Princi
 
 // serveAsOf rebuilds the view from history as it stood at t.
 func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, t time.Time, axis projections.Axis) {
-	v, err := projections.Replay(r.Context(), s.store, t, axis)
+	var v *projections.Views
+	var err error
+	if axis == projections.AxisRecorded {
+		v, err = s.views.AsOf(r.Context(), t) // a snapshot plus a short replay
+	} else {
+		v, err = projections.Replay(r.Context(), s.store, t, axis)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
