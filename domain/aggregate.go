@@ -124,9 +124,9 @@ func (s *Summary) Apply(rec *Record) error {
 	if t.IsRetraction() {
 		return ErrRetractionFold
 	}
-	p, probs := DecodeData(t, rec.Data)
-	if len(probs) > 0 {
-		return &Error{Kind: KindInternal, Message: fmt.Sprintf("%s: stored record %q (sequence %d) does not decode", s.Ref, rec.ID, rec.Sequence), Problems: probs}
+	p, err := DecodeStored(t, rec.Data)
+	if err != nil {
+		return Errorf(KindInternal, "%s: stored record %q (sequence %d) does not decode: %w", s.Ref, rec.ID, rec.Sequence, err)
 	}
 	s.state().apply(&Fact{ID: rec.ID, Type: t, Payload: p, Time: rec.Time, Recorded: rec.RecordedTime, Sequence: rec.Sequence, Version: rec.Version})
 	return nil
@@ -171,9 +171,9 @@ func (a *Aggregate) Apply(rec *Record) error {
 		return Errorf(KindInternal, "%s: record %q has version %d after version %d", a.Ref, rec.ID, rec.Version, a.Version())
 	}
 	t := EventType(rec.Type)
-	p, probs := DecodeData(t, rec.Data)
-	if len(probs) > 0 {
-		return &Error{Kind: KindInternal, Message: fmt.Sprintf("%s: stored record %q (sequence %d) does not decode", a.Ref, rec.ID, rec.Sequence), Problems: probs}
+	p, err := DecodeStored(t, rec.Data)
+	if err != nil {
+		return Errorf(KindInternal, "%s: stored record %q (sequence %d) does not decode: %w", a.Ref, rec.ID, rec.Sequence, err)
 	}
 	a.applyFact(Fact{ID: rec.ID, Type: t, Payload: p, Time: rec.Time, Recorded: rec.RecordedTime, Sequence: rec.Sequence, Version: rec.Version})
 	return nil

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -170,4 +171,108 @@ func decodeEventRetracted(f *fields, a AggregateType) EventRetracted {
 		}
 	}
 	return e
+}
+
+// DecodeStored decodes the data of a record the ledger stored, which passed
+// DecodeData when it was appended: straight into the payload struct,
+// several times faster than the strict member-by-member check. Replays and
+// views use it; verify uses the strict path.
+func DecodeStored(t EventType, data json.RawMessage) (Payload, error) {
+	var err error
+	decode := func(p any) { err = json.Unmarshal(data, p) }
+	var p Payload
+	switch t {
+	case PlanPublished:
+		var x PlanPublishedData
+		decode(&x)
+		p = x
+	case SocietyRegistered:
+		var x SocietyRegisteredData
+		decode(&x)
+		p = x
+	case SocietyPartyOrganizationEstablished:
+		var x PartyOrganizationEstablishedData
+		decode(&x)
+		p = x
+	case SocietyPartyBuildingAssessed:
+		var x PartyBuildingAssessedData
+		decode(&x)
+		p = x
+	case SocietyPartyHistoryActivityHeld:
+		var x PartyHistoryActivityHeldData
+		decode(&x)
+		p = x
+	case SocietyReelectionHeld:
+		var x ReelectionHeldData
+		decode(&x)
+		p = x
+	case SocietyLeadershipChanged:
+		var x LeadershipChangedData
+		decode(&x)
+		p = x
+	case SocietyAnnualInspectionRecorded:
+		var x AnnualInspectionRecordedData
+		decode(&x)
+		p = x
+	case DecisionProposed:
+		var x DecisionProposedData
+		decode(&x)
+		p = x
+	case DecisionPartyReviewed:
+		var x DecisionPartyReviewedData
+		decode(&x)
+		p = x
+	case DecisionVoted:
+		var x DecisionVotedData
+		decode(&x)
+		p = x
+	case DecisionPublished:
+		var x DecisionPublishedData
+		decode(&x)
+		p = x
+	case ConferenceRegistered:
+		var x ConferenceRegisteredData
+		decode(&x)
+		p = x
+	case ConferenceSessionHeld:
+		var x ConferenceSessionHeldData
+		decode(&x)
+		p = x
+	case ServiceTeamFormed:
+		var x ServiceTeamFormedData
+		decode(&x)
+		p = x
+	case ServiceTeamServiceDelivered:
+		var x ServiceDeliveredData
+		decode(&x)
+		p = x
+	case ProjectRegistered:
+		var x ProjectRegisteredData
+		decode(&x)
+		p = x
+	case ProjectMilestoneReached:
+		var x ProjectMilestoneReachedData
+		decode(&x)
+		p = x
+	case ProjectCompleted:
+		var x ProjectCompletedData
+		decode(&x)
+		p = x
+	case ProjectCancelled:
+		var x ProjectCancelledData
+		decode(&x)
+		p = x
+	default:
+		if t.IsRetraction() && t.Aggregate().Valid() {
+			x := EventRetracted{aggregate: t.Aggregate()}
+			decode(&x)
+			p = x
+			break
+		}
+		return nil, fmt.Errorf("unknown event type %q", t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s data: %w", t, err)
+	}
+	return p, nil
 }

@@ -136,6 +136,13 @@ func (l *Ledger) decide(ctx context.Context, who *Principal, subs []domain.Submi
 
 	now := l.now()
 	env := domain.Env{Now: now}
+	// Events of one aggregate later in the request are decided against a
+	// copy with the earlier ones applied; the last one needs no copy,
+	// unless it is a society's, which later events may name.
+	remaining := make([]int, len(refs))
+	for i := range subs {
+		remaining[slices.Index(refs, subs[i].Ref)]++
+	}
 	var probs []domain.Problem
 	for i := range subs {
 		s := &subs[i]
@@ -162,6 +169,9 @@ func (l *Ledger) decide(ctx context.Context, who *Principal, subs []domain.Submi
 		}
 		expected := a.Version()
 		pend[i] = eventstore.Pending{Event: s.Event, Submitter: who.Name, ExpectedVersion: &expected}
+		if remaining[k]--; remaining[k] == 0 && s.Ref.Type != domain.AggregateSociety {
+			continue // no later event of this request is decided against it (a society may be named by one)
+		}
 		if a == entries[k].agg {
 			a = a.Clone()
 			scratch[k] = a
