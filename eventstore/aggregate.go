@@ -109,7 +109,7 @@ func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int
 	defer cancel()
 	const singles = 8
 	for i := 0; i < singles && i < batch; i++ {
-		m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+		m, err := s.getMsg(ctx, from, subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
 		}

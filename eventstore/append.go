@@ -45,7 +45,7 @@ const (
 
 // maxAttempts bounds how often one append re-reads the aggregates after
 // JetStream refused it, before it reports a conflict.
-const maxAttempts = 3
+const maxAttempts = 6
 
 // Append stores evs all-or-nothing, in order. Events may belong to several
 // aggregates. Each aggregate's next version follows the one it is at; an
@@ -116,6 +116,15 @@ func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, 
 		if attempt == maxAttempts {
 			return Result{}, &domain.Error{Kind: domain.KindConflict, Err: err,
 				Message: "the aggregates changed under this append again and again; reload and retry"}
+		}
+		// A cluster's leader may refuse an expectation before it has
+		// applied the append that beat it: give it a moment before reading.
+		if attempt > 1 {
+			select {
+			case <-ctx.Done():
+				return Result{}, domain.Errorf(domain.KindUnavailable, "append: %w", ctx.Err())
+			case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+			}
 		}
 	}
 }

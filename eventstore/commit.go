@@ -179,9 +179,19 @@ func (s *Store) commitGroup(group []*commitJob, size int) {
 		group[0].done <- commitResult{err: errAlone}
 		return
 	}
+	// The batch publisher writes its headers into the messages: give it
+	// copies, so that an append sent on its own after a refused batch does
+	// not still claim to belong to it.
 	msgs := make([]*nats.Msg, 0, size)
 	for _, j := range group {
-		msgs = append(msgs, j.msgs...)
+		for _, m := range j.msgs {
+			c := nats.NewMsg(m.Subject)
+			c.Data = m.Data
+			for k, v := range m.Header {
+				c.Header[k] = append([]string(nil), v...)
+			}
+			msgs = append(msgs, c)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	start := time.Now()

@@ -35,7 +35,7 @@ type backend struct {
 }
 
 func backends(t *testing.T) []func(t *testing.T) backend {
-	return []func(t *testing.T) backend{embeddedBackend, externalBackend}
+	return []func(t *testing.T) backend{embeddedBackend, externalBackend, clusterBackend}
 }
 
 func openStore(t *testing.T, cfg eventstore.Config) *eventstore.Store {
@@ -76,6 +76,20 @@ func externalBackend(t *testing.T) backend {
 			return openStore(t, eventstoretest.LedgerConfig(url))
 		},
 		admin: func(t *testing.T) jetstream.JetStream { return eventstoretest.Admin(t, url) },
+	}
+}
+
+// clusterBackend is three JetStream servers in a cluster and a stream of
+// three replicas.
+func clusterBackend(t *testing.T) backend {
+	c := eventstoretest.StartCluster(t, 3)
+	cfg := eventstoretest.LedgerConfig(c.AllURLs())
+	cfg.Replicas = 3
+	return backend{
+		name:  "cluster",
+		open:  func(t *testing.T) *eventstore.Store { return openStore(t, cfg) },
+		peer:  func(t *testing.T, _ *eventstore.Store) *eventstore.Store { return openStore(t, cfg) },
+		admin: func(t *testing.T) jetstream.JetStream { return eventstoretest.Admin(t, c.AllURLs()) },
 	}
 }
 

@@ -21,7 +21,7 @@ var ErrStop = errors.New("stop reading")
 func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	m, err := s.stream.GetMsg(ctx, seq)
+	m, err := s.getMsg(ctx, seq, "")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return domain.Record{}, domain.Errorf(domain.KindNotFound, "no record at sequence %d", seq)
 	}

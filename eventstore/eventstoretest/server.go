@@ -4,6 +4,9 @@
 package eventstoretest
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -105,4 +108,124 @@ func URLs(servers ...*Server) string {
 		u += s.ClientURL()
 	}
 	return u
+}
+
+// Cluster is JetStream servers routed into one cluster, in this process.
+type Cluster struct {
+	Servers      []*Server
+	opts         []*server.Options
+	clientPorts  []int
+	clusterPorts []int
+}
+
+// StartCluster starts n JetStream servers in a cluster on random loopback
+// ports, each with its own folder, and waits until JetStream answers.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	for i := 0; i < n; i++ {
+		c.clusterPorts = append(c.clusterPorts, freePort(t))
+	}
+	routes := ""
+	for i, p := range c.clusterPorts {
+		if i > 0 {
+			routes += ","
+		}
+		routes += fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	for i := 0; i < n; i++ {
+		opts := Options(t.TempDir())
+		opts.ServerName = fmt.Sprintf("n%d", i+1)
+		opts.Cluster = server.ClusterOpts{Name: "planledger-test", Host: "127.0.0.1", Port: c.clusterPorts[i]}
+		opts.Routes = server.RoutesFromStr(routes)
+		s := Start(t, opts)
+		c.Servers = append(c.Servers, s)
+		c.opts = append(c.opts, opts)
+		c.clientPorts = append(c.clientPorts, s.Addr().(*net.TCPAddr).Port)
+	}
+	c.WaitReady(t)
+	return c
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// URL lists every server's client URL.
+func (c *Cluster) URL() string {
+	var live []*Server
+	for _, s := range c.Servers {
+		if s.Running() {
+			live = append(live, s)
+		}
+	}
+	return URLs(live...)
+}
+
+// AllURLs lists every server's client URL, running or not: what a client
+// is configured with, so that it reconnects to a restarted server.
+func (c *Cluster) AllURLs() string {
+	u := ""
+	for i, p := range c.clientPorts {
+		if i > 0 {
+			u += ","
+		}
+		u += fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	return u
+}
+
+// WaitReady waits until the cluster has a JetStream meta leader.
+func (c *Cluster) WaitReady(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err := nats.Connect(c.URL(), nats.UserInfo(AdminUser, AdminPassword))
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err = js.AccountInfo(ctx)
+			cancel()
+			nc.Close()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // poll until a meta leader answers
+	}
+}
+
+// StreamLeader returns the index of the server leading stream.
+func (c *Cluster) StreamLeader(t testing.TB, stream string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for i, s := range c.Servers {
+			if s.Running() && s.JetStreamIsStreamLeader("$G", stream) {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader for stream %s", stream)
+		}
+		time.Sleep(50 * time.Millisecond) // poll until a leader is elected
+	}
+}
+
+// Restart starts server i again on its folder and port.
+func (c *Cluster) Restart(t testing.TB, i int) {
+	t.Helper()
+	opts := *c.opts[i]
+	opts.Port = c.clientPorts[i]
+	opts.Cluster.Port = c.clusterPorts[i]
+	c.Servers[i] = Start(t, &opts)
 }
