@@ -1,0 +1,267 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/server"
+	"planledger/domain"
+	"planledger/eventstore"
+	"planledger/eventstore/eventstoretest"
+	"planledger/projections"
+)
+
+// clusterLedgers starts a three-server JetStream cluster and two ledger
+// instances on it, each with its own folder for tokens and checkpoints.
+func clusterLedgers(t *testing.T) (*eventstoretest.Cluster, *testServer, *testServer) {
+	t.Helper()
+	c := eventstoretest.StartCluster(t, 3)
+	mk := func() *testServer {
+		return startServer(t, func(cfg *server.Config) {
+			cfg.Store = eventstoretest.LedgerConfig(c.AllURLs())
+			cfg.Store.Replicas = 3
+			cfg.Store.Timeout = 2 * time.Second
+			cfg.DataDir = t.TempDir()
+		})
+	}
+	a := mk()
+	b := mk()
+	return c, a, b
+}
+
+// TestTwoInstancesOneCluster: a write through one instance is visible
+// through the other with min_sequence, and concurrent writers on one
+// aggregate through both end with gap-free versions.
+func TestTwoInstancesOneCluster(t *testing.T) {
+	_, a, b := clusterLedgers(t)
+	rec := a.mustPost(adminToken, register("r1", "hn-chem", "society")).record(t)
+	r := b.do("GET", fmt.Sprintf("/v1/views/party-coverage?min_sequence=%d", rec.Sequence), auditToken, "", nil)
+	var cov projections.PartyCoverageView
+	if err := json.Unmarshal(r.body, &cov); err != nil || r.status != 200 || cov.Societies != 1 || cov.Sequence < rec.Sequence {
+		t.Fatalf("instance B after a write through A: %d %s", r.status, r.body)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts := a
+			if w%2 == 1 {
+				ts = b
+			}
+			for i := 0; i < 6; i++ {
+				body := ev(fmt.Sprintf("act-%d-%d", w, i), "society.party_history_activity_held", "society/hn-chem", `{"title":"t","participants":3,"held_on":"2021-04-30"}`)
+				if r := ts.postNoFatal(chemToken, body); r.status != 201 {
+					errs <- fmt.Sprintf("writer %d: %d %s", w, r.status, r.body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	recs, err := a.srv.Store().ReadAggregate(context.Background(), domain.Ref{Type: domain.AggregateSociety, ID: "hn-chem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+8*6 {
+		t.Fatalf("%d events on hn-chem, want %d", len(recs), 1+8*6)
+	}
+	for i, r := range recs {
+		if r.Version != uint64(i+1) {
+			t.Fatalf("event %d has version %d", i, r.Version)
+		}
+	}
+}
+
+// TestFailover: 8 submitters write through both instances while the stream
+// leader's server is shut down and later restarted. Every request that
+// got 201 is in the log exactly once; every 503 was either not appended or
+// is found by its retry (200); the log verifies.
+func TestFailover(t *testing.T) {
+	c, a, b := clusterLedgers(t)
+	var leader int
+	failoverLoad(t, a, b,
+		func() { leader = c.StreamLeader(t, eventstore.DefaultStream); c.Servers[leader].Stop() },
+		func() { c.Restart(t, leader) })
+}
+
+// TestFailoverSIGKILL: the same with the stream leader's nats-server
+// process killed with SIGKILL; the election then takes the cluster's
+// election timeout (seconds), which the retries ride out.
+func TestFailoverSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a nats-server process and waits for an election")
+	}
+	c := eventstoretest.StartProcessCluster(t, 3)
+	mk := func() *testServer {
+		return startServer(t, func(cfg *server.Config) {
+			cfg.Store = eventstoretest.LedgerConfig(c.URL())
+			cfg.Store.Replicas = 3
+			cfg.Store.Timeout = 2 * time.Second
+			cfg.DataDir = t.TempDir()
+		})
+	}
+	a, b := mk(), mk()
+	var leader int
+	failoverLoad(t, a, b,
+		func() { leader = c.StreamLeader(t, eventstore.DefaultStream); c.Kill9(leader) },
+		func() { c.Start(t, leader) })
+}
+
+// failoverLoad runs 8 submitters through both instances, calls disrupt
+// after 100 finished requests and restore after 250 more, stops at 400,
+// and checks the log against what the submitters were told.
+func failoverLoad(t *testing.T, a, b *testServer, disrupt, restore func()) {
+	ctx := context.Background()
+	var regs []string
+	for w := 0; w < 8; w++ {
+		regs = append(regs, register(fmt.Sprintf("reg-%d", w), fmt.Sprintf("hn-s%d", w), "society"))
+	}
+	a.mustPost(adminToken, regs...)
+
+	type outcome struct {
+		seq     uint64
+		status  int
+		retried int
+		subject string
+	}
+	var mu sync.Mutex
+	results := map[string]outcome{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ts := a
+				if (w+i)%2 == 1 {
+					ts = b
+				}
+				id := fmt.Sprintf("w%d-%d", w, i)
+				subject := fmt.Sprintf("society/hn-s%d", w)
+				body := ev(id, "society.party_history_activity_held", subject, `{"title":"t","participants":3,"held_on":"2021-04-30"}`)
+				out := outcome{subject: subject}
+				deadline := time.Now().Add(45 * time.Second)
+				for {
+					req, _ := http.NewRequest("POST", ts.url+"/v1/events", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+adminToken)
+					req.Header.Set("Content-Type", "application/cloudevents+json")
+					resp, err := client.Do(req)
+					status := -1
+					var rec domain.Record
+					if err == nil {
+						status = resp.StatusCode
+						_ = json.NewDecoder(resp.Body).Decode(&rec)
+						resp.Body.Close()
+					}
+					if status == 201 || status == 200 {
+						out.status, out.seq = status, rec.Sequence
+						break
+					}
+					if status != 503 && status != -1 || time.Now().After(deadline) {
+						out.status = status
+						break
+					}
+					out.retried++
+					time.Sleep(100 * time.Millisecond) // Retry-After, shortened for the test
+				}
+				mu.Lock()
+				results[id] = out
+				mu.Unlock()
+			}
+		}()
+	}
+	waitFor := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			got := len(results)
+			mu.Unlock()
+			if got >= n || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // poll the count of finished requests
+		}
+	}
+	waitFor(100)
+	disrupt()
+	waitFor(250)
+	restore()
+	waitFor(400)
+	close(stop)
+	wg.Wait()
+
+	retried, got200 := 0, 0
+	for id, o := range results {
+		if o.status != 201 && o.status != 200 {
+			t.Fatalf("%s ended with %d after %d retries", id, o.status, o.retried)
+		}
+		if o.retried > 0 {
+			retried++
+		}
+		if o.status == 200 {
+			got200++
+		}
+	}
+	found := map[string]uint64{}
+	s := a.srv.Store()
+	if err := s.Each(ctx, 1, func(r domain.Record) error {
+		if _, dup := found[r.ID+"@"+r.Subject]; dup {
+			return fmt.Errorf("%s stored twice", r.ID)
+		}
+		found[r.ID+"@"+r.Subject] = r.Sequence
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, o := range results {
+		if seq := found[id+"@"+o.subject]; seq != o.seq {
+			t.Fatalf("%s acknowledged at %d, in the log at %d", id, o.seq, seq)
+		}
+	}
+	if len(found) != len(results)+1+8 { // the plan and the registrations
+		t.Fatalf("log holds %d records, the submitters got %d acknowledged", len(found), len(results))
+	}
+	in, err := audit.LocalInput(ctx, s, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ctx, in)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify after failover: %v %v", err, rep.Findings)
+	}
+	t.Logf("%d requests, %d retried through the election, %d of those found stored by their retry (200)", len(results), retried, got200)
+}
+
+// TestDeployClusterConfigs: the three-node configuration in deploy/ is one
+// nats-server accepts.
+func TestDeployClusterConfigs(t *testing.T) {
+	bin := eventstoretest.ServerBinary(t)
+	for i := 1; i <= 3; i++ {
+		cmd := exec.Command(bin, "-t", "-c", fmt.Sprintf("../deploy/cluster/nats-%d.conf", i))
+		cmd.Env = append(os.Environ(), "LEDGER_PASSWORD=secret", "OPERATOR_PASSWORD=secret")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "is valid") {
+			t.Errorf("nats-%d.conf: %v\n%s", i, err, out)
+		}
+	}
+}
