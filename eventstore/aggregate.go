@@ -107,8 +107,18 @@ func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error 
 func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int, fn func(domain.Record) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	emit := func(m *jetstream.RawStreamMsg) error {
+		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
+		if err != nil {
+			return domain.Errorf(domain.KindInternal, "%w", err)
+		}
+		return fn(rec)
+	}
 	const singles = 8
-	for i := 0; i < singles && i < batch; i++ {
+	for n := 0; n < singles; n++ {
+		if batch == 0 {
+			return nil
+		}
 		m, err := s.getMsg(ctx, from, subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -116,15 +126,10 @@ func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int
 		if err != nil {
 			return s.readErr(err)
 		}
-		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
-		if err != nil {
-			return domain.Errorf(domain.KindInternal, "%w", err)
-		}
-		if err := fn(rec); err != nil {
+		if err := emit(m); err != nil {
 			return err
 		}
-		from = m.Sequence + 1
-		batch--
+		from, batch = m.Sequence+1, batch-1
 	}
 	if batch == 0 {
 		return nil
@@ -140,11 +145,7 @@ func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int
 		if err != nil {
 			return s.readErr(err)
 		}
-		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
-		if err != nil {
-			return domain.Errorf(domain.KindInternal, "%w", err)
-		}
-		if err := fn(rec); err != nil {
+		if err := emit(m); err != nil {
 			return err
 		}
 	}

@@ -129,17 +129,7 @@ func (s *Store) Read(ctx context.Context, after uint64, limit int, f Filter) ([]
 // log when Each was called, in order, through an ordered consumer. It
 // returns fn's error, except ErrStop, which ends the read early.
 func (s *Store) Each(ctx context.Context, from uint64, fn func(domain.Record) error) error {
-	last, err := s.LastSequence(ctx)
-	if err != nil {
-		return err
-	}
-	if from == 0 {
-		from = 1
-	}
-	if from > last {
-		return nil
-	}
-	return s.consume(ctx, from, last, decoding(fn))
+	return s.EachRaw(ctx, from, decoding(fn))
 }
 
 // Raw is a stored message before decoding: what an auditor reads, so that

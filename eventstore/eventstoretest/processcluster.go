@@ -88,27 +88,7 @@ func (c *ProcessCluster) URL() string {
 	return strings.Join(u, ",")
 }
 
-func (c *ProcessCluster) waitReady(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		nc, err := nats.Connect(c.URL(), nats.UserInfo(AdminUser, AdminPassword))
-		if err == nil {
-			js, _ := jetstream.New(nc)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err = js.AccountInfo(ctx)
-			cancel()
-			nc.Close()
-			if err == nil {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process cluster not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond) // poll until a meta leader answers
-	}
-}
+func (c *ProcessCluster) waitReady(t testing.TB) { waitJetStream(t, c.URL()) }
 
 // StreamLeader returns the index of the node leading stream.
 func (c *ProcessCluster) StreamLeader(t testing.TB, stream string) int {

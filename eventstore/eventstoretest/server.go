@@ -182,11 +182,15 @@ func (c *Cluster) AllURLs() string {
 }
 
 // WaitReady waits until the cluster has a JetStream meta leader.
-func (c *Cluster) WaitReady(t testing.TB) {
+func (c *Cluster) WaitReady(t testing.TB) { waitJetStream(t, c.URL()) }
+
+// waitJetStream polls url until JetStream answers an account info request:
+// in a cluster, once a meta leader is elected.
+func waitJetStream(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		nc, err := nats.Connect(c.URL(), nats.UserInfo(AdminUser, AdminPassword))
+		nc, err := nats.Connect(url, nats.UserInfo(AdminUser, AdminPassword))
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -198,7 +202,7 @@ func (c *Cluster) WaitReady(t testing.TB) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready: %v", err)
+			t.Fatalf("JetStream at %s not ready: %v", url, err)
 		}
 		time.Sleep(50 * time.Millisecond) // poll until a meta leader answers
 	}
