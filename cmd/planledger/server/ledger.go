@@ -330,18 +330,27 @@ type aggCache struct {
 	size    int
 	entries map[domain.Ref]*aggEntry
 	lru     *list.List
+	// events is the number of events the cached aggregates hold, as of
+	// their last unlock; maxEvents bounds it, so that a few very long
+	// aggregates cannot fill the memory that size aggregates would not.
+	events, maxEvents int
 }
 
 type aggEntry struct {
-	mu    sync.Mutex
-	ref   domain.Ref
-	agg   *domain.Aggregate // nil until loaded
-	stale bool
-	elem  *list.Element
+	mu     sync.Mutex
+	ref    domain.Ref
+	agg    *domain.Aggregate // nil until loaded
+	stale  bool
+	elem   *list.Element
+	events int // the aggregate's events, counted in aggCache.events
 }
 
+// maxCachedEvents bounds the events the command path keeps in memory (a
+// few hundred bytes each).
+const maxCachedEvents = 1_000_000
+
 func newAggCache(size int) *aggCache {
-	return &aggCache{size: size, entries: map[domain.Ref]*aggEntry{}, lru: list.New()}
+	return &aggCache{size: size, entries: map[domain.Ref]*aggEntry{}, lru: list.New(), maxEvents: maxCachedEvents}
 }
 
 // lock returns the entries of refs locked, in a fixed order so that two
@@ -362,9 +371,10 @@ func (c *aggCache) lock(refs []domain.Ref) []*aggEntry {
 		}
 		out[i] = e
 	}
-	for c.lru.Len() > c.size {
+	for c.lru.Len() > c.size || (c.events > c.maxEvents && c.lru.Len() > len(refs)) {
 		old := c.lru.Remove(c.lru.Back()).(*aggEntry)
 		delete(c.entries, old.ref)
+		c.events -= old.events
 	}
 	c.mu.Unlock()
 	order := slices.Clone(out)
@@ -382,6 +392,17 @@ func (c *aggCache) lock(refs []domain.Ref) []*aggEntry {
 
 func (c *aggCache) unlock(entries []*aggEntry) {
 	for _, e := range entries {
+		n := 0
+		if e.agg != nil {
+			n = int(e.agg.Version())
+		}
+		delta := n - e.events
+		e.events = n
 		e.mu.Unlock()
+		c.mu.Lock()
+		if cur, ok := c.entries[e.ref]; ok && cur == e {
+			c.events += delta
+		}
+		c.mu.Unlock()
 	}
 }
