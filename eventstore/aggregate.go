@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 // set the next append's expectation and to recognise an event id it
 // already holds, without reading the aggregate from the stream each time.
 type aggState struct {
-	mu sync.Mutex
+	ref  domain.Ref
+	elem *list.Element // in Store.lru
+	mu   sync.Mutex
 	// stale means the stream may hold events the state does not: never
 	// read yet, or an append's outcome is unknown, or JetStream said the
 	// aggregate moved on. The next use reads the tail first.

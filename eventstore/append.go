@@ -179,10 +179,19 @@ func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
 	for i, r := range refs {
 		a, ok := s.aggs[r]
 		if !ok {
-			a = &aggState{stale: true}
+			a = &aggState{stale: true, ref: r}
+			a.elem = s.lru.PushFront(a)
 			s.aggs[r] = a
+		} else {
+			s.lru.MoveToFront(a.elem)
 		}
 		aggs[i] = a
+	}
+	// Forget the least recently used aggregates past the bound; one in use
+	// stays valid for its holder, and a later append reads it again.
+	for s.lru.Len() > s.maxAggs && s.lru.Len() > len(refs) {
+		old := s.lru.Remove(s.lru.Back()).(*aggState)
+		delete(s.aggs, old.ref)
 	}
 	s.mu.Unlock()
 	order := make([]int, len(refs))

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ const (
 	// SubjectPrefix starts the subject of every event:
 	// planledger.events.<aggregate-type>.<aggregate-id>.
 	SubjectPrefix = "planledger.events"
+	// DefaultCachedAggregates is how many aggregates the store remembers.
+	DefaultCachedAggregates = 100_000
 	// MaxBatch is the most events one append may carry: JetStream's limit
 	// for an atomic batch.
 	MaxBatch = 1000
@@ -64,6 +67,10 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Timeout bounds each request to JetStream; 5s if zero.
 	Timeout time.Duration
+	// CachedAggregates bounds the aggregates whose last sequence and event
+	// ids the store keeps in memory; DefaultCachedAggregates if zero. One
+	// forgotten is read again from the stream when next appended to.
+	CachedAggregates int
 	// GroupCommit is how many appends must be in flight before they are
 	// gathered into shared atomic batches; 0 adapts it to the measured
 	// costs of single publishes and batches, a negative number turns group
@@ -94,8 +101,10 @@ type Store struct {
 	stream jetstream.Stream
 	name   string
 
-	mu   sync.Mutex
-	aggs map[domain.Ref]*aggState
+	mu      sync.Mutex
+	aggs    map[domain.Ref]*aggState
+	lru     *list.List
+	maxAggs int
 
 	// Group commit: appends in flight, and the committer's queue.
 	inflight       atomic.Int64
@@ -119,7 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.DuplicateWindow == 0 {
 		cfg.DuplicateWindow = DefaultDuplicateWindow
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState)}
+	if cfg.CachedAggregates == 0 {
+		cfg.CachedAggregates = DefaultCachedAggregates
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState), lru: list.New(), maxAggs: cfg.CachedAggregates}
 	ok := false
 	defer func() {
 		if !ok {
