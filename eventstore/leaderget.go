@@ -17,6 +17,14 @@ import (
 // the leader. subject, if set, asks for the first message at or after seq
 // on that subject.
 func (s *Store) getMsg(ctx context.Context, seq uint64, subject string) (*jetstream.RawStreamMsg, error) {
+	if !s.replicated {
+		// One server: a direct get is as fresh as the leader's, and
+		// cheaper (it does not queue behind the JetStream API).
+		if subject == "" {
+			return s.stream.GetMsg(ctx, seq)
+		}
+		return s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+	}
 	req := struct {
 		Seq        uint64 `json:"seq"`
 		NextBySubj string `json:"next_by_subj,omitempty"`

@@ -101,6 +101,9 @@ type Store struct {
 	stream jetstream.Stream
 	name   string
 
+	// replicated says the stream has replicas that may lag its leader.
+	replicated bool
+
 	mu      sync.Mutex
 	aggs    map[domain.Ref]*aggState
 	lru     *list.List
@@ -307,6 +310,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 			s.name, strings.Join(problems, "\n  - "))
 	}
 	s.stream = stream
+	s.replicated = stream.CachedInfo().Config.Replicas > 1
 	ictx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	info, err := stream.Info(ictx, jetstream.WithDeletedDetails(true))
