@@ -26,12 +26,19 @@ type Ledger struct {
 	societies sync.Map
 	// observe, if set, is told of every successful store append.
 	observe func(time.Duration, eventstore.Result)
+	// retryBudget is how long a request keeps retrying an append whose
+	// outcome is unknown (a store blip, a leader election) before 503.
+	retryBudget time.Duration
 }
+
+// retryPause is the wait between two tries of an append whose outcome is
+// unknown.
+const retryPause = 200 * time.Millisecond
 
 // NewLedger returns a command path over store keeping at most cacheSize
 // aggregates in memory.
 func NewLedger(store *eventstore.Store, log *slog.Logger, cacheSize int) *Ledger {
-	return &Ledger{store: store, log: log, now: time.Now, cache: newAggCache(cacheSize)}
+	return &Ledger{store: store, log: log, now: time.Now, cache: newAggCache(cacheSize), retryBudget: 3 * time.Second}
 }
 
 // maxDecideAttempts bounds how often one request decides again after
@@ -56,6 +63,7 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 	entries := l.cache.lock(refs)
 	defer l.cache.unlock(entries)
 
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		for i, e := range entries {
 			if err := l.load(ctx, refs[i], e); err != nil {
@@ -72,10 +80,10 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			}
 			return eventstore.Result{}, err
 		}
-		start := time.Now()
+		appendStart := time.Now()
 		res, err := l.store.Append(ctx, pend)
 		if err == nil && l.observe != nil {
-			l.observe(time.Since(start), res)
+			l.observe(time.Since(appendStart), res)
 		}
 		var de *domain.Error
 		if errors.As(err, &de) && de.Conflict != nil && !expectedBy(subs, de.Conflict.Aggregate) && attempt < maxDecideAttempts {
@@ -83,10 +91,23 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			continue
 		}
 		if err != nil {
-			if domain.IsKind(err, domain.KindUnavailable) {
-				l.refreshAll(entries) // the outcome is unknown
+			if !domain.IsKind(err, domain.KindUnavailable) {
+				return eventstore.Result{}, err
 			}
-			return eventstore.Result{}, err
+			// The outcome is unknown. Within the budget, try again with the
+			// same ids (stored at most once: a retry of a landed append
+			// answers with the original); past it, answer 503.
+			l.refreshAll(entries)
+			if time.Since(start) > l.retryBudget {
+				return eventstore.Result{}, err
+			}
+			select {
+			case <-ctx.Done():
+				return eventstore.Result{}, err
+			case <-time.After(retryPause):
+			}
+			attempt--
+			continue
 		}
 		l.applyResult(refs, entries, res)
 		return res, nil

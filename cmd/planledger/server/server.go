@@ -44,6 +44,10 @@ type Config struct {
 	// ReadyLag is how far the views may trail the log for /readyz; 1000
 	// if zero.
 	ReadyLag uint64
+	// UnavailableRetry is how long one request keeps retrying an append
+	// whose outcome is unknown before answering 503; 3s if zero, none if
+	// negative.
+	UnavailableRetry time.Duration
 	// Registry receives the metrics served at /metrics; a new one if nil.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -132,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
 	s.ledger.observe = s.metrics.observeAppend
+	if cfg.UnavailableRetry != 0 {
+		s.ledger.retryBudget = max(cfg.UnavailableRetry, 0)
+	}
 	if !cfg.NoShippedPlan {
 		if err := s.publishShippedPlan(ctx); err != nil {
 			return nil, err
