@@ -101,7 +101,10 @@ func (r *Runner) Open(ctx context.Context) error {
 // CatchUp applies every record up to the log's last one now, and returns:
 // the "run to the end" that makes tests deterministic.
 func (r *Runner) CatchUp(ctx context.Context) error {
-	return r.store.Each(ctx, r.seq.Load()+1, func(rec domain.Record) error { return r.apply(ctx, &rec) })
+	return pipelined(ctx,
+		func(fn func(domain.Record) error) error { return r.store.Each(ctx, r.seq.Load()+1, fn) },
+		func(*domain.Record) error { return nil },
+		func(rec *domain.Record) error { return r.apply(ctx, rec) })
 }
 
 // Run follows the log until ctx is done, then writes a checkpoint. A

@@ -208,12 +208,15 @@ func asOf(ctx context.Context, s *eventstore.Store, snaps *snapshots, t time.Tim
 
 // replayFrom continues views v from the log up to t.
 func replayFrom(ctx context.Context, s *eventstore.Store, v *Views, t time.Time, axis Axis) (*Views, error) {
-	err := s.Each(ctx, v.Sequence+1, func(rec domain.Record) error {
-		if axis == AxisRecorded && rec.RecordedTime.After(t) {
-			return eventstore.ErrStop
-		}
-		return v.Apply(ctx, &rec)
-	})
+	err := pipelined(ctx,
+		func(fn func(domain.Record) error) error { return s.Each(ctx, v.Sequence+1, fn) },
+		func(rec *domain.Record) error {
+			if axis == AxisRecorded && rec.RecordedTime.After(t) {
+				return eventstore.ErrStop // recorded times only grow along the log
+			}
+			return nil
+		},
+		func(rec *domain.Record) error { return v.Apply(ctx, rec) })
 	if err != nil {
 		return nil, err
 	}
