@@ -1,4 +1,5 @@
-// Package tests holds the end-to-end tests: the real store on a real
-// JetStream (embedded, over TCP, in a cluster), child processes killed with
-// SIGKILL, and later the HTTP server and a real Prometheus.
+// Package tests holds the end-to-end tests: the real server wiring and the
+// real binary on a real JetStream (embedded, over TCP, in a cluster),
+// processes killed with SIGKILL or stopped with SIGTERM under load, a real
+// Prometheus, and the performance benchmark.
 package tests

@@ -1,5 +1,5 @@
 // Package server is planledger's HTTP API and its wiring: the store, the
-// command path, tokens, and (later) views and metrics. tests/ starts it
+// command path, tokens, the views' runner and the metrics. tests/ starts it
 // in-process exactly as `planledger serve` does.
 package server
 
