@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -127,13 +128,5 @@ func Plan2021() Event {
 }
 
 func joinNames(s []string) string {
-	sort.Strings(s)
-	out := ""
-	for i, n := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+	return strings.Join(slices.Sorted(slices.Values(s)), ", ")
 }
