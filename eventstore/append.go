@@ -65,8 +65,8 @@ func (s *Store) AppendAt(ctx context.Context, after uint64, evs []Pending) (Resu
 	return s.append(ctx, evs, &after)
 }
 
-func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, error) {
-	refs, err := checkPending(evs)
+func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Result, error) {
+	refs, at, err := checkPending(evs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -79,13 +79,13 @@ func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, 
 
 	reread := false
 	for attempt := 1; ; attempt++ {
-		if at != nil && attempt > 1 {
+		if after != nil && attempt > 1 {
 			last, err := s.LastSequence(ctx)
 			if err != nil {
 				return Result{}, err
 			}
-			if last != *at {
-				return Result{}, domain.Errorf(domain.KindConflict, "the log ends at sequence %d, not %d: another writer appended meanwhile", last, *at)
+			if last != *after {
+				return Result{}, domain.Errorf(domain.KindConflict, "the log ends at sequence %d, not %d: another writer appended meanwhile", last, *after)
 			}
 		}
 		for i, a := range aggs {
@@ -93,10 +93,10 @@ func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, 
 				return Result{}, err
 			}
 		}
-		if res, done, err := s.findDuplicates(ctx, evs, refs, aggs); done || err != nil {
+		if res, done, err := s.findDuplicates(ctx, evs, refs, at, aggs); done || err != nil {
 			return res, err
 		}
-		if err := checkExpectations(evs, refs, aggs); err != nil {
+		if err := checkExpectations(evs, refs, at, aggs); err != nil {
 			// This process may have missed appends made through another:
 			// read them once before calling it a conflict.
 			if !reread {
@@ -106,7 +106,7 @@ func (s *Store) append(ctx context.Context, evs []Pending, at *uint64) (Result, 
 			}
 			return Result{}, err
 		}
-		res, retry, err := s.publish(ctx, evs, refs, aggs, at)
+		res, retry, err := s.publish(ctx, evs, refs, at, aggs, after)
 		if !retry {
 			return res, err
 		}
@@ -135,39 +135,48 @@ func markStale(aggs []*aggState) {
 	}
 }
 
-// checkPending validates what the store itself relies on and returns the
-// distinct aggregates in first-appearance order.
-func checkPending(evs []Pending) ([]domain.Ref, error) {
+// checkPending validates what the store itself relies on. It returns the
+// distinct aggregates in first-appearance order, and for each event the
+// index of its aggregate among them: the subjects are parsed once.
+func checkPending(evs []Pending) ([]domain.Ref, []int, error) {
 	if len(evs) == 0 {
-		return nil, domain.Invalid("nothing to append")
+		return nil, nil, domain.Invalid("nothing to append")
 	}
 	if len(evs) > MaxBatch {
-		return nil, domain.Invalid(fmt.Sprintf("%d events in one append; at most %d", len(evs), MaxBatch))
+		return nil, nil, domain.Invalid(fmt.Sprintf("%d events in one append; at most %d", len(evs), MaxBatch))
 	}
 	var refs []domain.Ref
-	seen := make(map[domain.Ref]map[string]int)
+	at := make([]int, len(evs))
+	seen := make(map[domain.Ref]int)
+	type aggID struct {
+		agg int
+		id  string
+	}
+	ids := make(map[aggID]int) // an event id on an aggregate -> its event
 	for i := range evs {
 		ev := &evs[i].Event
 		ref, err := ev.Ref()
 		if err != nil {
-			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/subject", Detail: err.Error()})
+			return nil, nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/subject", Detail: err.Error()})
 		}
 		if err := domain.CheckEventID(ev.ID); err != nil {
-			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id", Detail: err.Error()})
+			return nil, nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id", Detail: err.Error()})
 		}
-		ids, ok := seen[ref]
+		k, ok := seen[ref]
 		if !ok {
-			ids = make(map[string]int)
-			seen[ref] = ids
+			k = len(refs)
+			seen[ref] = k
 			refs = append(refs, ref)
 		}
-		if j, dup := ids[ev.ID]; dup {
-			return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id",
+		at[i] = k
+		key := aggID{k, ev.ID}
+		if j, dup := ids[key]; dup {
+			return nil, nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/id",
 				Detail: fmt.Sprintf("id %q repeats event %d's on %s; ids are unique per aggregate", ev.ID, j, ref)})
 		}
-		ids[ev.ID] = i
+		ids[key] = i
 	}
-	return refs, nil
+	return refs, at, nil
 }
 
 // lockAggregates returns the state of each ref, locked. Locks are taken in
@@ -210,24 +219,15 @@ func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
 	return aggs
 }
 
-func indexOf(refs []domain.Ref, r domain.Ref) int {
-	for i := range refs {
-		if refs[i] == r {
-			return i
-		}
-	}
-	return -1
-}
-
 // findDuplicates looks up every event id in its aggregate. done is true when
 // the request must not be published: all events already stored (res holds
 // the originals) or a conflict (err).
-func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState) (Result, bool, error) {
+func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain.Ref, at []int, aggs []*aggState) (Result, bool, error) {
 	var found []domain.Record
 	for i := range evs {
 		ev := &evs[i].Event
-		ref, _ := ev.Ref()
-		seq, ok := aggs[indexOf(refs, ref)].ids.candidate(ev.ID)
+		ref := refs[at[i]]
+		seq, ok := aggs[at[i]].ids.candidate(ev.ID)
 		if !ok {
 			continue
 		}
@@ -256,14 +256,14 @@ func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain
 
 // checkExpectations compares each event's ExpectedVersion with the version
 // its aggregate will be at just before it.
-func checkExpectations(evs []Pending, refs []domain.Ref, aggs []*aggState) error {
+func checkExpectations(evs []Pending, refs []domain.Ref, at []int, aggs []*aggState) error {
 	next := make([]uint64, len(aggs))
 	for i, a := range aggs {
 		next[i] = a.version
 	}
 	for i := range evs {
-		ref, _ := evs[i].Event.Ref()
-		k := indexOf(refs, ref)
+		k := at[i]
+		ref := refs[k]
 		if exp := evs[i].ExpectedVersion; exp != nil && *exp != next[k] {
 			return &domain.Error{Kind: domain.KindConflict,
 				Message:  fmt.Sprintf("%s is at version %d; the event expected it at %d", ref, next[k], *exp),
@@ -278,7 +278,7 @@ func checkExpectations(evs []Pending, refs []domain.Ref, aggs []*aggState) error
 // aggregate's first message expecting the aggregate's last sequence. retry
 // is true when JetStream refused it in a way that re-reading the
 // aggregates resolves (they moved on, or the ids are already there).
-func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, aggs []*aggState, at *uint64) (res Result, retry bool, err error) {
+func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, at []int, aggs []*aggState, after *uint64) (res Result, retry bool, err error) {
 	msgs := make([]*nats.Msg, len(evs))
 	versions := make([]uint64, len(evs))
 	next := make([]uint64, len(aggs))
@@ -287,8 +287,8 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 	}
 	for i := range evs {
 		p := &evs[i]
-		ref, _ := p.Event.Ref()
-		k := indexOf(refs, ref)
+		k := at[i]
+		ref := refs[k]
 		next[k]++
 		versions[i] = next[k]
 		body, err := encodeRecord(&p.Event, versions[i], p.Submitter)
@@ -306,13 +306,13 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		}
 		msgs[i] = m
 	}
-	if at != nil {
-		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*at, 10))
+	if after != nil {
+		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*after, 10))
 	}
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	lastSeq, dup, err := s.commit(pctx, msgs, at != nil)
+	lastSeq, dup, err := s.commit(pctx, msgs, after != nil)
 	if err != nil {
 		return s.publishFailed(err, aggs)
 	}
@@ -336,8 +336,7 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 			rt = evs[i].RecordedTime.UTC()
 		}
 		res.Records[i] = domain.Record{Event: evs[i].Event, Sequence: seq, Version: versions[i], RecordedTime: rt, Submitter: evs[i].Submitter}
-		ref, _ := evs[i].Event.Ref()
-		aggs[indexOf(refs, ref)].applyStored(evs[i].Event.ID, seq, versions[i])
+		aggs[at[i]].applyStored(evs[i].Event.ID, seq, versions[i])
 	}
 	return res, false, nil
 }
