@@ -135,10 +135,10 @@ func TestMetrics(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantPlanGauges), planGaugeNames...); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(counterVec(t, reg, "planledger_appends_rejected_total", "reason", "invalid")); got != 1 {
+	if got := counterSum(t, reg, "planledger_appends_rejected_total", "reason", "invalid"); got != 1 {
 		t.Errorf("invalid rejections %v, want 1", got)
 	}
-	appended := sumFamily(t, reg, "planledger_events_appended_total")
+	appended := counterSum(t, reg, "planledger_events_appended_total", "", "")
 	if appended != float64(ts.logLength()) {
 		t.Errorf("events appended %v, log length %d", appended, ts.logLength())
 	}
@@ -175,31 +175,9 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func counterVec(t *testing.T, reg *prometheus.Registry, name, label, value string) prometheus.Collector {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
-					c.Add(m.GetCounter().GetValue())
-					return c
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{%s=%q}", name, label, value)
-	return nil
-}
-
-func sumFamily(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counterSum adds the values of counter name over the series whose label
+// has value (every series when label is "").
+func counterSum(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -207,8 +185,15 @@ func sumFamily(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	sum := 0.0
 	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := label == ""
+			for _, l := range m.GetLabel() {
+				match = match || (l.GetName() == label && l.GetValue() == value)
+			}
+			if match {
 				sum += m.GetCounter().GetValue()
 			}
 		}

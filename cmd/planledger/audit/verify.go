@@ -125,7 +125,7 @@ const maxFindingsPerCheck = 1000
 // by domain/ given the history before it, and the reference views equal to
 // a replay from scratch.
 func Verify(ctx context.Context, in Input) (*Report, error) {
-	v := &verifier{in: in, report: &Report{Findings: []Finding{}}, aggs: map[domain.Ref]*domain.Aggregate{},
+	v := &verifier{ctx: ctx, in: in, report: &Report{Findings: []Finding{}}, aggs: map[domain.Ref]*domain.Aggregate{},
 		views: projections.NewViews(in.History), perCheck: map[string]int{}}
 	if v.in.Clock.IsZero() {
 		v.in.Clock = time.Now()
@@ -155,6 +155,7 @@ func Verify(ctx context.Context, in Input) (*Report, error) {
 }
 
 type verifier struct {
+	ctx      context.Context
 	in       Input
 	report   *Report
 	aggs     map[domain.Ref]*domain.Aggregate
@@ -174,7 +175,7 @@ func (v *verifier) find(f Finding) {
 }
 
 func (v *verifier) record(seq uint64, rec domain.Record, decodeErr error) error {
-	ctx := context.Background()
+	ctx := v.ctx
 	r := v.report
 	r.Records++
 	if seq != v.prevSeq+1 {
