@@ -490,8 +490,10 @@ func testFollow(t *testing.T, b backend) {
 			if r.ID != id || r.Sequence != uint64(i+1) {
 				t.Fatalf("followed %s at %d, want %s at %d", r.ID, r.Sequence, id, i+1)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no record %s within 10s", id)
+		case err := <-done:
+			t.Fatalf("Follow ended before record %s: %v", id, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no record %s within 30s", id)
 		}
 	}
 	cancel()

@@ -195,7 +195,13 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 	if err != nil {
 		return s.readErr(fmt.Errorf("create consumer: %w", err))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2000))
+	// A pull request can go unanswered when the consumer has only just
+	// been created on another server of a cluster (the pull subject's
+	// interest has not reached us yet). The ordered consumer recreates
+	// itself after two missed heartbeats, so a short heartbeat bounds that
+	// stall to seconds instead of the library's default ten.
+	it, err := cons.Messages(jetstream.PullMaxMessages(2000),
+		jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
 	if err != nil {
 		return s.readErr(fmt.Errorf("consume: %w", err))
 	}
