@@ -88,7 +88,7 @@ func (c *ProcessCluster) URL() string {
 	return strings.Join(u, ",")
 }
 
-func (c *ProcessCluster) waitReady(t testing.TB) { waitJetStream(t, c.URL()) }
+func (c *ProcessCluster) waitReady(t testing.TB) { waitJetStream(t, c.URL(), len(c.Nodes)) }
 
 // StreamLeader returns the index of the node leading stream.
 func (c *ProcessCluster) StreamLeader(t testing.TB, stream string) int {

@@ -181,31 +181,52 @@ func (c *Cluster) AllURLs() string {
 	return u
 }
 
-// WaitReady waits until the cluster has a JetStream meta leader.
-func (c *Cluster) WaitReady(t testing.TB) { waitJetStream(t, c.URL()) }
+// WaitReady waits until the cluster can place a stream on all its servers.
+func (c *Cluster) WaitReady(t testing.TB) { waitJetStream(t, c.URL(), len(c.Servers)) }
 
-// waitJetStream polls url until JetStream answers an account info request:
-// in a cluster, once a meta leader is elected.
-func waitJetStream(t testing.TB, url string) {
+// waitJetStream polls url until JetStream can create (and delete) a probe
+// stream of the given replicas: in a cluster, once a meta leader is
+// elected and every peer has reported in. A meta leader alone is not
+// enough: creating an R3 stream then fails with "no suitable peers for
+// placement" until the last peer is seen.
+func waitJetStream(t testing.TB, url string, replicas int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		nc, err := nats.Connect(url, nats.UserInfo(AdminUser, AdminPassword))
+		err := probeJetStream(url, replicas)
 		if err == nil {
-			js, _ := jetstream.New(nc)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err = js.AccountInfo(ctx)
-			cancel()
-			nc.Close()
-			if err == nil {
-				return
-			}
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("JetStream at %s not ready: %v", url, err)
+			t.Fatalf("JetStream at %s not ready for %d replicas: %v", url, replicas, err)
 		}
-		time.Sleep(50 * time.Millisecond) // poll until a meta leader answers
+		time.Sleep(50 * time.Millisecond) // poll until every peer is placeable
 	}
+}
+
+func probeJetStream(url string, replicas int) error {
+	nc, err := nats.Connect(url, nats.UserInfo(AdminUser, AdminPassword))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := js.AccountInfo(ctx); err != nil {
+		return err
+	}
+	if replicas <= 1 {
+		return nil
+	}
+	const probe = "READY_PROBE"
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: probe, Subjects: []string{"ready-probe.>"}, Storage: jetstream.MemoryStorage, Replicas: replicas}); err != nil {
+		return err
+	}
+	return js.DeleteStream(ctx, probe)
 }
 
 // StreamLeader returns the index of the server leading stream.
