@@ -183,15 +183,35 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) 
 	return s.consume(ctx, from, 0, decoding(fn))
 }
 
+// consumerAttempts is how many times a read tries to create its consumer
+// while JetStream does not answer: on a cluster a consumer is placed by the
+// meta leader, which may be in an election for a few seconds after a node
+// comes back.
+const consumerAttempts = 3
+
+func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Consumer, error) {
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:   from,
+		})
+		cancel()
+		if err == nil || !isUnavailable(err) || ctx.Err() != nil || attempt == consumerAttempts {
+			return cons, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond): // back off while a leader is elected
+		}
+	}
+}
+
 // consume runs an ordered consumer from sequence from; until 0 means
 // forever.
 func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) error) error {
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
-	})
-	cancel()
+	cons, err := s.orderedConsumer(ctx, from)
 	if err != nil {
 		return s.readErr(fmt.Errorf("create consumer: %w", err))
 	}

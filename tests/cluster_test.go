@@ -223,16 +223,29 @@ func failoverLoad(t *testing.T, a, b *testServer, disrupt, restore func()) {
 			got200++
 		}
 	}
-	found := map[string]uint64{}
+	var found map[string]uint64
 	s := a.srv.Store()
-	if err := s.Each(ctx, 1, func(r domain.Record) error {
-		if _, dup := found[r.ID+"@"+r.Subject]; dup {
-			return fmt.Errorf("%s stored twice", r.ID)
+	readLog := func() error {
+		found = map[string]uint64{}
+		return s.Each(ctx, 1, func(r domain.Record) error {
+			if _, dup := found[r.ID+"@"+r.Subject]; dup {
+				return fmt.Errorf("%s stored twice", r.ID)
+			}
+			found[r.ID+"@"+r.Subject] = r.Sequence
+			return nil
+		})
+	}
+	// The restored node may still be catching up and the cluster electing:
+	// a read may be refused as unavailable for a while, never answered wrong.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		err := readLog()
+		if err == nil {
+			break
 		}
-		found[r.ID+"@"+r.Subject] = r.Sequence
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+		if !domain.IsKind(err, domain.KindUnavailable) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // poll until the cluster serves reads again
 	}
 	for id, o := range results {
 		if seq := found[id+"@"+o.subject]; seq != o.seq {
