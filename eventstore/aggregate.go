@@ -108,15 +108,19 @@ func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error 
 // with one batched direct get, which costs a subscription (and its buffer)
 // per call but then streams.
 func (s *Store) scan(ctx context.Context, from uint64, subject string, batch int, fn func(domain.Record) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	emit := func(m *jetstream.RawStreamMsg) error {
+	return s.scanRaw(ctx, from, subject, batch, func(m *jetstream.RawStreamMsg) error {
 		rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
 		if err != nil {
 			return domain.Errorf(domain.KindInternal, "%w", err)
 		}
 		return fn(rec)
-	}
+	})
+}
+
+// scanRaw is scan without decoding the messages.
+func (s *Store) scanRaw(ctx context.Context, from uint64, subject string, batch int, emit func(*jetstream.RawStreamMsg) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	const singles = 8
 	for n := 0; n < singles; n++ {
 		if batch == 0 {

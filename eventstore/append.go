@@ -312,7 +312,7 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	lastSeq, dup, err := s.commit(pctx, msgs, after != nil)
+	lastSeq, recorded, dup, err := s.commit(pctx, msgs, after != nil)
 	if err != nil {
 		return s.publishFailed(err, aggs)
 	}
@@ -321,7 +321,9 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 	}
 
 	first := lastSeq - uint64(len(msgs)) + 1
-	recorded, err := s.recordedTimes(ctx, first, len(msgs))
+	if recorded == nil {
+		recorded, err = s.recordedTimes(ctx, first, msgs)
+	}
 	if err != nil {
 		// The events are stored; only their timestamps are unknown. Make the
 		// next append re-read rather than answer from a guess.
@@ -371,16 +373,29 @@ func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error)
 	return Result{}, false, fmt.Errorf("append: %w", err)
 }
 
-// recordedTimes reads the timestamps JetStream gave the n messages from
-// sequence first on, in one batched direct get.
-func (s *Store) recordedTimes(ctx context.Context, first uint64, n int) ([]time.Time, error) {
-	out := make([]time.Time, 0, n)
-	err := s.scan(ctx, first, SubjectPrefix+".>", n, func(rec domain.Record) error {
-		out = append(out, rec.RecordedTime)
+// recordedTimes reads the timestamps JetStream gave msgs, stored from
+// sequence first on, in one batched direct get. It checks that each
+// stored message carries the id it was published with, and decodes
+// nothing else.
+func (s *Store) recordedTimes(ctx context.Context, first uint64, msgs []*nats.Msg) ([]time.Time, error) {
+	out := make([]time.Time, 0, len(msgs))
+	err := s.scanRaw(ctx, first, SubjectPrefix+".>", len(msgs), func(m *jetstream.RawStreamMsg) error {
+		i := len(out)
+		if i >= len(msgs) {
+			return ErrStop
+		}
+		want := msgs[i].Header.Get(jetstream.MsgIDHeader)
+		if m.Sequence != first+uint64(i) || m.Header.Get(jetstream.MsgIDHeader) != want {
+			return fmt.Errorf("sequence %d holds %q, not the appended %q", m.Sequence, m.Header.Get(jetstream.MsgIDHeader), want)
+		}
+		out = append(out, m.Time.UTC())
 		return nil
 	})
-	if err == nil && len(out) != n {
-		err = fmt.Errorf("read %d of %d records from sequence %d", len(out), n, first)
+	if errors.Is(err, ErrStop) {
+		err = nil
+	}
+	if err == nil && len(out) != len(msgs) {
+		err = fmt.Errorf("read %d of %d records from sequence %d", len(out), len(msgs), first)
 	}
 	return out, err
 }

@@ -76,14 +76,18 @@ type commitJob struct {
 
 type commitResult struct {
 	lastSeq uint64
-	err     error
+	// times, if not nil, are the recorded times of the job's messages,
+	// read once for the whole group.
+	times []time.Time
+	err   error
 }
 
 // commit publishes msgs: directly, or through the committer when enough
-// appends are in flight. It returns the sequence of the last message.
+// appends are in flight. It returns the sequence of the last message, and
+// the messages' recorded times when a shared batch read them already.
 // exclusive appends (those expecting the whole stream's last sequence)
 // never share a batch.
-func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, exclusive bool) (uint64, bool, error) {
+func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, exclusive bool) (uint64, []time.Time, bool, error) {
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	ctx = context.WithValue(ctx, inflightKey{}, n)
@@ -94,17 +98,18 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, exclusive bool) (u
 			select {
 			case r := <-job.done:
 				if !errors.Is(r.err, errAlone) {
-					return r.lastSeq, false, r.err
+					return r.lastSeq, r.times, false, r.err
 				}
 			case <-ctx.Done():
 				// The batch may still commit: the outcome is unknown.
-				return 0, false, ctx.Err()
+				return 0, nil, false, ctx.Err()
 			}
 		case <-ctx.Done():
-			return 0, false, ctx.Err()
+			return 0, nil, false, ctx.Err()
 		}
 	}
-	return s.commitDirect(ctx, msgs)
+	seq, dup, err := s.commitDirect(ctx, msgs)
+	return seq, nil, dup, err
 }
 
 // commitDirect publishes one message, or one atomic batch.
@@ -213,9 +218,25 @@ func (s *Store) commitGroup(group []*commitJob, size int) {
 		return
 	}
 	s.groupedBatches.Add(1)
-	last := ack.Sequence - uint64(size)
-	for _, j := range group {
-		last += uint64(len(j.msgs))
-		j.done <- commitResult{lastSeq: last}
-	}
+	// Answer from another goroutine: reading the group's recorded times
+	// (one batched get instead of one per append) need not hold up the
+	// next group.
+	go func() {
+		first := ack.Sequence - uint64(size) + 1
+		rctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		times, err := s.recordedTimes(rctx, first, msgs)
+		cancel()
+		if err != nil {
+			times = nil // each append reads its own, and reports a failure
+		}
+		last := first - 1
+		for _, j := range group {
+			r := commitResult{lastSeq: last + uint64(len(j.msgs))}
+			if times != nil {
+				r.times = times[last-first+1 : r.lastSeq-first+1]
+			}
+			last = r.lastSeq
+			j.done <- r
+		}
+	}()
 }

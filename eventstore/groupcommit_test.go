@@ -12,21 +12,29 @@ import (
 
 // TestGroupCommit: 128 writers at once; their appends are gathered into
 // shared atomic batches, every one lands exactly once with gap-free
-// versions, and the log stays gap-free with recorded times in order.
+// versions, each answer (sequence, version, recorded time) is what the log
+// holds, and the log stays gap-free with recorded times in order.
 func TestGroupCommit(t *testing.T) {
 	s := openStore(t, eventstore.Config{DataDir: t.TempDir()})
 	const writers, each = 128, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
+	var mu sync.Mutex
+	answered := map[string]domain.Record{}
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				p := pending(fmt.Sprintf("project/w%03d", w), fmt.Sprintf("e%d", i), uint64(i))
-				if _, err := s.Append(context.Background(), []eventstore.Pending{p}); err != nil {
+				res, err := s.Append(context.Background(), []eventstore.Pending{p})
+				if err != nil {
 					errs <- err
+					continue
 				}
+				mu.Lock()
+				answered[p.Event.Subject+"@"+p.Event.ID] = res.Records[0]
+				mu.Unlock()
 			}
 		}()
 	}
@@ -48,6 +56,11 @@ func TestGroupCommit(t *testing.T) {
 			return fmt.Errorf("%s version %d after %d", r.Subject, r.Version, versions[r.Subject])
 		}
 		versions[r.Subject] = r.Version
+		a := answered[r.Subject+"@"+r.ID]
+		if a.Sequence != r.Sequence || a.Version != r.Version || !a.RecordedTime.Equal(r.RecordedTime) {
+			return fmt.Errorf("%s %s answered at %d v%d recorded %v; stored at %d v%d recorded %v",
+				r.Subject, r.ID, a.Sequence, a.Version, a.RecordedTime, r.Sequence, r.Version, r.RecordedTime)
+		}
 		prev = r
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -164,6 +165,9 @@ func postLoad(b *testing.B, url string, submitters, n, size int, tag string) (fl
 					b.Errorf("post: %v", err)
 					return
 				}
+				// Read the reply to its end, so that the connection is kept
+				// for the next request, as a real client's would be.
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 201 {
 					b.Errorf("post: %d", resp.StatusCode)
