@@ -378,6 +378,17 @@ func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error)
 // stored message carries the id it was published with, and decodes
 // nothing else.
 func (s *Store) recordedTimes(ctx context.Context, first uint64, msgs []*nats.Msg) ([]time.Time, error) {
+	if s.tail != nil {
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.Header.Get(jetstream.MsgIDHeader)
+		}
+		if times, ok := s.tail.times(ctx, first, ids); ok {
+			s.fromTail.Add(1)
+			return times, nil
+		}
+	}
+	s.readBack.Add(1)
 	out := make([]time.Time, 0, len(msgs))
 	err := s.scanRaw(ctx, first, SubjectPrefix+".>", len(msgs), func(m *jetstream.RawStreamMsg) error {
 		i := len(out)

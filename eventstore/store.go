@@ -117,6 +117,14 @@ type Store struct {
 	stopCommitter  chan struct{}
 	committerDone  chan struct{}
 	groupedBatches atomic.Uint64
+
+	// tail follows the log for the recorded times of appends; the counts
+	// say how many appends took them from it, and how many read them back.
+	tail     *tail
+	fromTail atomic.Uint64
+	readBack atomic.Uint64
+	stopTail context.CancelFunc
+	tailDone chan struct{}
 }
 
 // Open connects to (or starts) the JetStream server and makes sure the
@@ -191,6 +199,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.ensureStream(ctx); err != nil {
 		return nil, err
 	}
+	if !cfg.Audit {
+		last, err := s.LastSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.tail = newTail()
+		tctx, stop := context.WithCancel(context.Background())
+		s.stopTail, s.tailDone = stop, make(chan struct{})
+		go func() {
+			defer close(s.tailDone)
+			s.runTail(tctx, last+1)
+		}()
+	}
 	if cfg.GroupCommit >= 0 {
 		s.fixedThreshold = cfg.GroupCommit
 		s.costs.init()
@@ -213,6 +234,11 @@ func displayURL(u string) string {
 // Close closes the connection and stops the embedded server, if any. The
 // caller stops appending first.
 func (s *Store) Close() {
+	if s.stopTail != nil {
+		s.stopTail()
+		<-s.tailDone
+		s.stopTail = nil
+	}
 	if s.stopCommitter != nil {
 		close(s.stopCommitter)
 		<-s.committerDone
@@ -227,6 +253,13 @@ func (s *Store) Close() {
 		s.emb.close()
 		s.emb = nil
 	}
+}
+
+// RecordedTimeSources counts the appends that learned their recorded
+// times from the store's tail of the log, and those that read their
+// messages back because the tail had not delivered them in time.
+func (s *Store) RecordedTimeSources() (fromTail, readBack uint64) {
+	return s.fromTail.Load(), s.readBack.Load()
 }
 
 // GroupedBatches counts the atomic batches the committer has formed from
