@@ -179,6 +179,20 @@ func (a *Aggregate) Apply(rec *Record) error {
 	return nil
 }
 
+// ApplyDecided folds into the aggregate the record stored for a decided
+// submission, whose payload is already decoded: it saves decoding the
+// record's data again. The record must be the submission's.
+func (a *Aggregate) ApplyDecided(rec *Record, s *Submission) error {
+	if rec.Version != a.Version()+1 {
+		return Errorf(KindInternal, "%s: record %q has version %d after version %d", a.Ref, rec.ID, rec.Version, a.Version())
+	}
+	if rec.ID != s.Event.ID || rec.Type != s.Event.Type || rec.Subject != s.Event.Subject {
+		return Errorf(KindInternal, "%s: record %q (%s) is not the submission %q (%s)", a.Ref, rec.ID, rec.Type, s.Event.ID, s.Event.Type)
+	}
+	a.applyFact(Fact{ID: rec.ID, Type: s.Type(), Payload: s.Payload, Time: rec.Time, Recorded: rec.RecordedTime, Sequence: rec.Sequence, Version: rec.Version})
+	return nil
+}
+
 func (a *Aggregate) applyFact(f Fact) {
 	a.facts = append(a.facts, f)
 	if r, ok := f.Payload.(EventRetracted); ok {

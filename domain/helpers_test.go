@@ -52,8 +52,11 @@ func (h *history) try(typ, data string) (string, error) {
 	if err := h.agg.Decide(&s, h.env); err != nil {
 		return id, err
 	}
+	// Applied with the decided payload, as the ledger does after an
+	// append; TestPropertyRebuild compares it with Rebuild, which decodes
+	// the stored data.
 	rec := domain.Record{Event: s.Event, Version: h.agg.Version() + 1, Sequence: uint64(100 + h.n), RecordedTime: h.env.Now, Submitter: "test"}
-	if err := h.agg.Apply(&rec); err != nil {
+	if err := h.agg.ApplyDecided(&rec, &s); err != nil {
 		h.t.Fatalf("apply accepted event: %v", err)
 	}
 	h.recs = append(h.recs, rec)

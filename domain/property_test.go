@@ -65,7 +65,8 @@ func randomHistory(t *testing.T, r *rand.Rand, typ domain.AggregateType, steps i
 
 // TestPropertyRebuild: for random valid histories, rebuilding an aggregate
 // from its stored events gives the state reached by applying the accepted
-// decisions one by one; and a retraction followed by a rebuild equals the
+// decisions one by one (with their decided payloads, as the ledger does);
+// and a retraction followed by a rebuild equals the
 // history without the retracted event.
 func TestPropertyRebuild(t *testing.T) {
 	types := []domain.AggregateType{domain.AggregateDecision, domain.AggregateSociety, domain.AggregateProject, domain.AggregateConference, domain.AggregateServiceTeam}
@@ -133,4 +134,27 @@ func TestPropertyRebuild(t *testing.T) {
 		t.Fatalf("only %d retractions exercised; the generator is too timid", retractionsChecked)
 	}
 	t.Logf("%d retractions checked", retractionsChecked)
+}
+
+// TestApplyDecidedRefusesAnotherRecord: the decided payload is applied only
+// with the record stored for it.
+func TestApplyDecidedRefusesAnotherRecord(t *testing.T) {
+	h := newHistory(t, "society/x")
+	h.ok("society.registered", registered)
+	s, probs := domain.DecodeEvent(envelope("a1", "society.annual_inspection_recorded", "society/x", `{"year":2020,"result":"pass"}`), now)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	other, _ := domain.DecodeEvent(envelope("a2", "society.annual_inspection_recorded", "society/x", `{"year":2021,"result":"fail"}`), now)
+	for name, rec := range map[string]domain.Record{
+		"another event": {Event: other.Event, Version: 2},
+		"wrong version": {Event: s.Event, Version: 3},
+	} {
+		if err := h.agg.ApplyDecided(&rec, &s); !domain.IsKind(err, domain.KindInternal) {
+			t.Errorf("%s: ApplyDecided = %v, want an internal error", name, err)
+		}
+	}
+	if h.agg.Version() != 1 {
+		t.Fatalf("refused records changed the aggregate: version %d", h.agg.Version())
+	}
 }

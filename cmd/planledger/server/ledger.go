@@ -109,7 +109,7 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			attempt--
 			continue
 		}
-		l.applyResult(refs, entries, res)
+		l.applyResult(refs, entries, subs, res)
 		return res, nil
 	}
 }
@@ -198,7 +198,7 @@ func (l *Ledger) decide(ctx context.Context, who *Principal, subs []domain.Submi
 			scratch[k] = a
 		}
 		rec := domain.Record{Event: s.Event, Version: a.Version() + 1, RecordedTime: now, Submitter: who.Name}
-		if err := a.Apply(&rec); err != nil {
+		if err := a.ApplyDecided(&rec, s); err != nil {
 			return nil, err
 		}
 	}
@@ -306,14 +306,17 @@ func (l *Ledger) refreshAll(entries []*aggEntry) {
 	}
 }
 
-func (l *Ledger) applyResult(refs []domain.Ref, entries []*aggEntry, res eventstore.Result) {
+func (l *Ledger) applyResult(refs []domain.Ref, entries []*aggEntry, subs []domain.Submission, res eventstore.Result) {
 	if res.Duplicate {
 		l.refreshAll(entries) // the originals may be news to this cache
 		return
 	}
 	for i := range res.Records {
 		e := entries[slices.Index(refs, mustRef(res.Records[i].Subject))]
-		if err := e.agg.Apply(&res.Records[i]); err != nil {
+		if e.agg == nil {
+			continue // out of step already: reloaded on next use
+		}
+		if err := e.agg.ApplyDecided(&res.Records[i], &subs[i]); err != nil {
 			l.log.Error("cached aggregate out of step; it will be reloaded", "err", err)
 			e.agg = nil
 		}
