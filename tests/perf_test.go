@@ -183,6 +183,34 @@ func postLoad(b *testing.B, url string, submitters, n, size int, tag string) (fl
 	return float64(requests*size) / time.Since(start).Seconds(), lat
 }
 
+// appendLoad appends n single events to the service teams straight
+// through the store from writers goroutines: the ledger without HTTP,
+// decoding and rules. Events per second.
+func appendLoad(b *testing.B, store *eventstore.Store, writers, n int, tag string) float64 {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				ev := mustEvent(fmt.Sprintf(`{"specversion":"1.0","id":"%s-%d","source":"/bench","type":"service_team.service_delivered","subject":"service_team/t%04d","time":"2021-05-25T10:00:00+08:00","data":%s}`, tag, i, i%1000, deliveryData))
+				if _, err := store.Append(context.Background(), []eventstore.Pending{{Event: ev, Submitter: "bench"}}); err != nil {
+					b.Errorf("append: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
 func BenchmarkPerf(b *testing.B) {
 	ctx := context.Background()
 	table := &perfTable{}
@@ -207,6 +235,9 @@ func BenchmarkPerf(b *testing.B) {
 	led16, lat16 := postLoad(b, srv.URL(), 16, 3000, 1, "h16")
 	table.add("ledger POST one event, 16 submitters", led16, "events/s", ratio(led16, raw16))
 	table.add("  p50 / p99 latency, 16 submitters (ms)", float64(percentile(lat16, 0.5).Microseconds())/1000, "ms", fmt.Sprintf("p99 %.1f ms", float64(percentile(lat16, 0.99).Microseconds())/1000))
+
+	app16 := appendLoad(b, store, 16, 3000, "a16")
+	table.add("  the same appends without HTTP (Store.Append), 16 writers", app16, "events/s", ratio(app16, raw16))
 
 	raw128 := rawLoad(b, js, "rawbench.b", 128, 6000)
 	table.add("raw publish, id + subject expectation, 128 writers", raw128, "msgs/s", "")
@@ -239,6 +270,7 @@ func BenchmarkPerf(b *testing.B) {
 
 	largeLogPhase(b, table)
 	b.ReportMetric(led16/raw16, "ledger16/raw16")
+	b.ReportMetric(app16/raw16, "append16/raw16")
 	b.ReportMetric(led128/raw128, "ledger128/raw128")
 	b.ReportMetric(ledB/rawB, "batch100/raw")
 	b.ReportMetric(replay/rawRead, "replay/raw-read")
