@@ -90,8 +90,13 @@ func (t *tail) times(ctx context.Context, first uint64, ids []string) (out []tim
 // until ctx ends, feeding the tail; if the consumer fails it starts again
 // from where it was.
 func (s *Store) runTail(ctx context.Context, from uint64) {
+	failed := false
 	for ctx.Err() == nil {
 		err := s.consume(ctx, from, 0, func(r *Raw) error {
+			if failed {
+				s.log.Info("following the log for recorded times again", "from", r.Sequence)
+				failed = false
+			}
 			s.tail.add(r.Sequence, r.Header.Get(jetstream.MsgIDHeader), r.Time.UTC())
 			from = r.Sequence + 1
 			return nil
@@ -99,7 +104,10 @@ func (s *Store) runTail(ctx context.Context, from uint64) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("following the log for recorded times failed; appends read them back until it resumes", "err", err)
+		if !failed { // once an outage, not once a second
+			s.log.Warn("following the log for recorded times failed; appends read them back until it resumes", "err", err)
+			failed = true
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second): // wait before following again
