@@ -38,7 +38,7 @@ func TestUnavailableThenRetry(t *testing.T) {
 	opts2 := eventstoretest.Options(opts.StoreDir)
 	opts2.Port = port
 	eventstoretest.Start(t, opts2)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		n, err := s.LastSequence(context.Background())
 		if err == nil {

@@ -169,7 +169,7 @@ func Test503(t *testing.T) {
 	opts2 := eventstoretest.Options(opts.StoreDir)
 	fmt.Sscanf(port[strings.LastIndex(port, ":")+1:], "%d", &opts2.Port)
 	eventstoretest.Start(t, opts2)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for r = ts.post(chemToken, branch); r.status == 503 && time.Now().Before(deadline); r = ts.post(chemToken, branch) {
 		time.Sleep(50 * time.Millisecond) // poll until the client has reconnected
 	}
