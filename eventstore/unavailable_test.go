@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -75,5 +76,90 @@ func TestUnavailableThenRetry(t *testing.T) {
 	}
 	if n := lastSeq(t, s); n != 3 {
 		t.Fatalf("log has %d records, want 3", n)
+	}
+}
+
+// TestFollowThroughRestart: a Follow keeps going while its server restarts
+// (its consumer, kept in the server's memory, is lost and made again),
+// delivering every record once and in order; a Follow started while the
+// server is away ends when its context does, and the store closes while
+// the server is still away.
+func TestFollowThroughRestart(t *testing.T) {
+	opts := eventstoretest.Options(t.TempDir())
+	srv := eventstoretest.Start(t, opts)
+	port := srv.Addr().(*net.TCPAddr).Port
+	cfg := eventstoretest.LedgerConfig(srv.ClientURL())
+	cfg.Timeout = 500 * time.Millisecond
+	s, err := eventstore.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, pending("society/f", "f1", 0))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan domain.Record, 10)
+	done := make(chan error, 1)
+	go func() { done <- s.Follow(ctx, 1, func(r domain.Record) error { got <- r; return nil }) }()
+	expect := func(id string, seq uint64) {
+		t.Helper()
+		select {
+		case r := <-got:
+			if r.ID != id || r.Sequence != seq {
+				t.Fatalf("followed %s at %d, want %s at %d", r.ID, r.Sequence, id, seq)
+			}
+		case err := <-done:
+			t.Fatalf("Follow ended before %s: %v", id, err)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no record %s within 60s", id)
+		}
+	}
+	expect("f1", 1)
+
+	srv.Stop()
+	opts2 := eventstoretest.Options(opts.StoreDir)
+	opts2.Port = port
+	srv2 := eventstoretest.Start(t, opts2)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := s.Append(context.Background(), []eventstore.Pending{pending("society/f", "f2", 1)})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("append after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // poll until the client has reconnected
+	}
+	mustAppend(t, s, pending("society/f", "f3", 2))
+	expect("f2", 2)
+	expect("f3", 3)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow returned %v after cancel, want context.Canceled", err)
+	}
+	select {
+	case r := <-got:
+		t.Fatalf("followed %s at %d twice or out of order", r.ID, r.Sequence)
+	default:
+	}
+
+	// The server goes away for good: a Follow started now, and Close, end.
+	srv2.Stop()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- s.Follow(ctx2, 4, func(domain.Record) error { return nil }) }()
+	// Give up on it once it is trying to make its consumer (a second, as
+	// an impatient caller would; any moment shows the same).
+	stop := time.AfterFunc(time.Second, cancel2)
+	defer stop.Stop()
+	closed := make(chan struct{})
+	go func() {
+		<-done2
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Follow and Close still running a minute after the server went away")
 	}
 }

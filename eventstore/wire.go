@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -16,15 +15,6 @@ import (
 // recorded time is the stream's own timestamp, which JetStream assigns in
 // sequence order (one timestamp for all messages of an atomic batch).
 const HeaderRecordedTime = "Planledger-Recorded-Time"
-
-// wireRecord is a message body: the event as submitted, its version and its
-// submitter, as readable JSON for `nats stream view`. The sequence and the
-// recorded time are the stream's.
-type wireRecord struct {
-	domain.Event
-	Version   uint64 `json:"version"`
-	Submitter string `json:"submitter"`
-}
 
 // Subject returns the NATS subject of an aggregate's events.
 func Subject(ref domain.Ref) string {
@@ -48,25 +38,29 @@ func refFromSubject(subj string) (domain.Ref, error) {
 // A subject never holds a space, so the first space splits it unambiguously.
 func msgID(subject, id string) string { return subject + " " + id }
 
+// encodeRecord is a message body: the event as submitted, its version and
+// its submitter, as readable JSON for `nats stream view` (the format is
+// domain's record body). The sequence and the recorded time are the
+// stream's.
 func encodeRecord(ev *domain.Event, version uint64, submitter string) ([]byte, error) {
-	return json.Marshal(wireRecord{Event: *ev, Version: version, Submitter: submitter})
+	return domain.EncodeRecordBody(ev, version, submitter)
 }
 
 // decodeRecord turns a stored message into a record and checks that the
 // message is where its body says it belongs.
 func decodeRecord(subj string, seq uint64, ts time.Time, hdr nats.Header, data []byte) (domain.Record, error) {
-	var w wireRecord
-	if err := json.Unmarshal(data, &w); err != nil {
+	rec, err := domain.DecodeRecordBody(data)
+	if err != nil {
 		return domain.Record{}, fmt.Errorf("sequence %d: body is not a ledger record: %w", seq, err)
 	}
 	ref, err := refFromSubject(subj)
 	if err != nil {
 		return domain.Record{}, fmt.Errorf("sequence %d: %w", seq, err)
 	}
-	if ref.String() != w.Subject {
-		return domain.Record{}, fmt.Errorf("sequence %d: stored on %s but its subject says %q", seq, subj, w.Subject)
+	if ref.String() != rec.Subject {
+		return domain.Record{}, fmt.Errorf("sequence %d: stored on %s but its subject says %q", seq, subj, rec.Subject)
 	}
-	rec := domain.Record{Event: w.Event, Sequence: seq, Version: w.Version, Submitter: w.Submitter, RecordedTime: ts.UTC()}
+	rec.Sequence, rec.RecordedTime = seq, ts.UTC()
 	if v := hdr.Get(HeaderRecordedTime); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {

@@ -1,0 +1,324 @@
+package domain
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// A stored record's body is the event as submitted plus "version" and
+// "submitter", written by encoding/json. Replays decode millions of them,
+// and encoding/json spends most of its time validating the whole body
+// first and then reflecting over the struct. DecodeRecordBody reads the
+// usual body in one pass instead; anything unusual (an escaped string, an
+// unknown or differently cased member, a null, a number that is not a
+// plain unsigned integer) sends it to encoding/json, so the result is
+// always the one encoding/json gives. FuzzDecodeRecordBody holds the two
+// paths to that.
+
+// recordBody is the body as encoding/json reads it.
+type recordBody struct {
+	Event
+	Version   uint64 `json:"version"`
+	Submitter string `json:"submitter"`
+}
+
+// EncodeRecordBody writes the body the ledger stores for an event.
+func EncodeRecordBody(ev *Event, version uint64, submitter string) ([]byte, error) {
+	return json.Marshal(recordBody{Event: *ev, Version: version, Submitter: submitter})
+}
+
+// DecodeRecordBody decodes a stored record's body into the event, version
+// and submitter of a Record (sequence and recorded time are the stream's).
+func DecodeRecordBody(body []byte) (Record, error) {
+	if rec, ok := fastRecordBody(body); ok {
+		return rec, nil
+	}
+	var w recordBody
+	if err := json.Unmarshal(body, &w); err != nil {
+		return Record{}, err
+	}
+	return Record{Event: w.Event, Version: w.Version, Submitter: w.Submitter}, nil
+}
+
+// fastRecordBody is the one-pass reading; ok is false where it leaves the
+// body to encoding/json.
+func fastRecordBody(b []byte) (rec Record, ok bool) {
+	s := scanner{b: b}
+	if !s.consume('{') {
+		return Record{}, false
+	}
+	if s.consume('}') {
+		return rec, s.end()
+	}
+	for {
+		key, ok := s.plainString()
+		if !ok || !s.consume(':') {
+			return Record{}, false
+		}
+		s.ws()
+		start := s.i
+		if !s.skipValue(0) {
+			return Record{}, false
+		}
+		val := b[start:s.i]
+		switch string(key) {
+		case "specversion":
+			rec.SpecVersion, ok = plainValue(val)
+		case "id":
+			rec.ID, ok = plainValue(val)
+		case "source":
+			rec.Source, ok = plainValue(val)
+		case "type":
+			rec.Type, ok = plainValue(val)
+		case "subject":
+			rec.Subject, ok = plainValue(val)
+		case "submitter":
+			rec.Submitter, ok = plainValue(val)
+		case "time":
+			ok = val[0] == '"' && rec.Time.UnmarshalJSON(val) == nil
+		case "data":
+			// encoding/json keeps a raw member as is, in a copy.
+			ok = val[0] == '{'
+			rec.Data = append(json.RawMessage(nil), val...)
+		case "version":
+			rec.Version, ok = plainUint(val)
+		default:
+			ok = false // unknown, or differently cased: encoding/json's rules
+		}
+		if !ok {
+			return Record{}, false
+		}
+		if s.consume('}') {
+			return rec, s.end()
+		}
+		if !s.consume(',') {
+			return Record{}, false
+		}
+	}
+}
+
+// plainValue is a JSON string without escapes, valid UTF-8, as a Go string.
+func plainValue(v []byte) (string, bool) {
+	s := scanner{b: v}
+	str, ok := s.plainString()
+	return string(str), ok && s.i == len(v)
+}
+
+// plainUint is a JSON number that is a plain unsigned integer.
+func plainUint(v []byte) (uint64, bool) {
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	if len(v) > 1 && v[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	return n, err == nil
+}
+
+// scanner walks JSON text; every method reports false on anything it does
+// not accept, and the caller then gives up on the fast path.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// consume skips white space and the byte c, if it is next.
+func (s *scanner) consume(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only white space is left.
+func (s *scanner) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// plainString reads a string with no escapes and valid UTF-8 and returns
+// its contents (a slice of the input).
+func (s *scanner) plainString() ([]byte, bool) {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			s.i = j + 1
+			str := s.b[start:j]
+			return str, utf8.Valid(str)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// maxDepth bounds nesting on the fast path (encoding/json allows 10000).
+const maxDepth = 100
+
+// skipValue moves past one JSON value, checking its grammar as strictly as
+// encoding/json does.
+func (s *scanner) skipValue(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	s.ws()
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		s.i++
+		if s.consume('}') {
+			return true
+		}
+		for {
+			s.ws()
+			if !s.skipString() || !s.consume(':') || !s.skipValue(depth+1) {
+				return false
+			}
+			if s.consume('}') {
+				return true
+			}
+			if !s.consume(',') {
+				return false
+			}
+		}
+	case c == '[':
+		s.i++
+		if s.consume(']') {
+			return true
+		}
+		for {
+			if !s.skipValue(depth + 1) {
+				return false
+			}
+			if s.consume(']') {
+				return true
+			}
+			if !s.consume(',') {
+				return false
+			}
+		}
+	case c == '"':
+		return s.skipString()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.skipNumber()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return false
+}
+
+func (s *scanner) literal(word string) bool {
+	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// skipString moves past a string, escapes included; like encoding/json it
+// does not check the UTF-8 of a value it keeps raw.
+func (s *scanner) skipString() bool {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return false
+	}
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			j++
+			if j >= len(s.b) {
+				return false
+			}
+			switch s.b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(s.b) {
+					return false
+				}
+				for _, h := range s.b[j+1 : j+5] {
+					if !isHex(h) {
+						return false
+					}
+				}
+				j += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// skipNumber moves past a number of the JSON grammar.
+func (s *scanner) skipNumber() bool {
+	b, i := s.b, s.i
+	digits := func() bool {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	s.i = i
+	return true
+}
