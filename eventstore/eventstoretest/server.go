@@ -57,7 +57,7 @@ func Start(t testing.TB, opts *server.Options) *Server {
 		t.Fatalf("nats server: %v", err)
 	}
 	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
 		t.Fatalf("nats server not ready")
 	}
@@ -119,9 +119,25 @@ type Cluster struct {
 }
 
 // StartCluster starts n JetStream servers in a cluster on random loopback
-// ports, each with its own folder, and waits until JetStream answers.
+// ports, each with its own folder, and waits until it can place a stream
+// on all of them. The cluster ports are picked before the servers start,
+// so another process may take one in between: then the cluster is started
+// again on other ports (three tries).
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var c *Cluster
+		if c, err = tryCluster(t, n); err == nil {
+			c.WaitReady(t)
+			return c
+		}
+	}
+	t.Fatalf("cluster of %d: %v", n, err)
+	return nil
+}
+
+func tryCluster(t testing.TB, n int) (*Cluster, error) {
 	c := &Cluster{}
 	for i := 0; i < n; i++ {
 		c.clusterPorts = append(c.clusterPorts, freePort(t))
@@ -138,13 +154,27 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		opts.ServerName = fmt.Sprintf("n%d", i+1)
 		opts.Cluster = server.ClusterOpts{Name: "planledger-test", Host: "127.0.0.1", Port: c.clusterPorts[i]}
 		opts.Routes = server.RoutesFromStr(routes)
-		s := Start(t, opts)
-		c.Servers = append(c.Servers, s)
+		s, err := server.NewServer(opts)
+		if err == nil {
+			s.Start()
+			if !s.ReadyForConnections(30 * time.Second) {
+				s.Shutdown()
+				err = fmt.Errorf("server n%d not ready (cluster port %d taken?)", i+1, c.clusterPorts[i])
+			}
+		}
+		if err != nil {
+			for _, started := range c.Servers {
+				started.Stop()
+			}
+			return nil, err
+		}
+		srv := &Server{Server: s, Dir: opts.StoreDir}
+		t.Cleanup(srv.Stop)
+		c.Servers = append(c.Servers, srv)
 		c.opts = append(c.opts, opts)
 		c.clientPorts = append(c.clientPorts, s.Addr().(*net.TCPAddr).Port)
 	}
-	c.WaitReady(t)
-	return c
+	return c, nil
 }
 
 func freePort(t testing.TB) int {
