@@ -93,12 +93,18 @@ func startServe(t testing.TB, args ...string) *process {
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		sent := false
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				urls <- m[1]
+				sent = true
 			}
 		}
 		close(urls)
+		// Keep draining whatever stops the scanner: an unread pipe would
+		// block the child's logging, and cmd.Wait with it.
+		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
 	case u, ok := <-urls:
