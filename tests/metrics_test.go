@@ -138,6 +138,9 @@ func TestMetrics(t *testing.T) {
 	if got := counterSum(t, reg, "planledger_appends_rejected_total", "reason", "invalid"); got != 1 {
 		t.Errorf("invalid rejections %v, want 1", got)
 	}
+	if got := counterSum(t, reg, "planledger_recorded_times_total", "", ""); got < 1 {
+		t.Errorf("recorded times learned %v times, after appends", got)
+	}
 	appended := counterSum(t, reg, "planledger_events_appended_total", "", "")
 	if appended != float64(ts.logLength()) {
 		t.Errorf("events appended %v, log length %d", appended, ts.logLength())

@@ -169,12 +169,14 @@ var (
 	descLogSeq           = prometheus.NewDesc("planledger_log_sequence", "Last sequence of the log.", nil, nil)
 	descLag              = prometheus.NewDesc("planledger_views_lag_events", "Events in the log the views have not applied yet.", nil, nil)
 	descStoreUp          = prometheus.NewDesc("planledger_store_up", "1 if the store answered this scrape, else 0.", nil, nil)
+	descGrouped          = prometheus.NewDesc("planledger_group_commit_batches_total", "Atomic batches group commit formed from several appends.", nil, nil)
+	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Appends by where their recorded times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
 
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
-		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp} {
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes} {
 		ch <- d
 	}
 }
@@ -239,6 +241,13 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSessions, float64(confs.Totals.Sessions))
 	gauge(descAttendees, float64(confs.Totals.Attendees))
 	gauge(descViewsSeq, float64(seq))
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	fromTail, readBack := c.store.RecordedTimeSources()
+	counter(descRecordedTimes, fromTail, "tail")
+	counter(descRecordedTimes, readBack, "read_back")
+	counter(descGrouped, c.store.GroupedBatches())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
