@@ -189,12 +189,22 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) 
 // comes back.
 const consumerAttempts = 3
 
+// resetAttempts bounds how often a read remakes a lost consumer in a row
+// (with the library's back-off of 1, 2, 4, 8 s between tries).
+const resetAttempts = 5
+
 func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Consumer, error) {
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
 			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 			OptStartSeq:   from,
+			// When the consumer is lost (its server gone, heartbeats
+			// missed) the library makes it again, by default without end
+			// and deaf to any context: a read would then hang for as long
+			// as the cluster cannot place it. Bounded, the read ends with
+			// an error after about a minute, and its caller decides.
+			MaxResetAttempts: resetAttempts,
 		})
 		cancel()
 		if err == nil || !isUnavailable(err) || ctx.Err() != nil || attempt == consumerAttempts {
