@@ -255,9 +255,10 @@ func (s *Store) Close() {
 	}
 }
 
-// RecordedTimeSources counts the appends that learned their recorded
-// times from the store's tail of the log, and those that read their
-// messages back because the tail had not delivered them in time.
+// RecordedTimeSources counts the recorded-time lookups (one per append, or
+// per shared batch of group commit) answered from the store's tail of the
+// log, and those that read the messages back because the tail had not
+// delivered them in time.
 func (s *Store) RecordedTimeSources() (fromTail, readBack uint64) {
 	return s.fromTail.Load(), s.readBack.Load()
 }

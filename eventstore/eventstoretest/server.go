@@ -52,18 +52,28 @@ func Options(dir string) *server.Options {
 // Start starts a server with opts and stops it when the test ends.
 func Start(t testing.TB, opts *server.Options) *Server {
 	t.Helper()
+	srv, err := tryStart(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// tryStart is Start reporting a server that does not start (a port
+// taken, say) instead of failing the test.
+func tryStart(t testing.TB, opts *server.Options) (*Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
-		t.Fatalf("nats server: %v", err)
+		return nil, fmt.Errorf("nats server: %w", err)
 	}
 	s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
-		t.Fatalf("nats server not ready")
+		return nil, fmt.Errorf("nats server %s not ready", opts.ServerName)
 	}
 	srv := &Server{Server: s, Dir: opts.StoreDir}
 	t.Cleanup(srv.Stop)
-	return srv
+	return srv, nil
 }
 
 // StartSingle starts one JetStream server storing in a new temporary folder.
@@ -154,25 +164,16 @@ func tryCluster(t testing.TB, n int) (*Cluster, error) {
 		opts.ServerName = fmt.Sprintf("n%d", i+1)
 		opts.Cluster = server.ClusterOpts{Name: "planledger-test", Host: "127.0.0.1", Port: c.clusterPorts[i]}
 		opts.Routes = server.RoutesFromStr(routes)
-		s, err := server.NewServer(opts)
-		if err == nil {
-			s.Start()
-			if !s.ReadyForConnections(30 * time.Second) {
-				s.Shutdown()
-				err = fmt.Errorf("server n%d not ready (cluster port %d taken?)", i+1, c.clusterPorts[i])
-			}
-		}
+		srv, err := tryStart(t, opts)
 		if err != nil {
 			for _, started := range c.Servers {
 				started.Stop()
 			}
-			return nil, err
+			return nil, fmt.Errorf("%w (cluster port %d taken?)", err, c.clusterPorts[i])
 		}
-		srv := &Server{Server: s, Dir: opts.StoreDir}
-		t.Cleanup(srv.Stop)
 		c.Servers = append(c.Servers, srv)
 		c.opts = append(c.opts, opts)
-		c.clientPorts = append(c.clientPorts, s.Addr().(*net.TCPAddr).Port)
+		c.clientPorts = append(c.clientPorts, srv.Addr().(*net.TCPAddr).Port)
 	}
 	return c, nil
 }

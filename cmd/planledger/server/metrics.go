@@ -170,7 +170,7 @@ var (
 	descLag              = prometheus.NewDesc("planledger_views_lag_events", "Events in the log the views have not applied yet.", nil, nil)
 	descStoreUp          = prometheus.NewDesc("planledger_store_up", "1 if the store answered this scrape, else 0.", nil, nil)
 	descGrouped          = prometheus.NewDesc("planledger_group_commit_batches_total", "Atomic batches group commit formed from several appends.", nil, nil)
-	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Appends by where their recorded times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
+	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
 
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
