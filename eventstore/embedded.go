@@ -21,12 +21,46 @@ import (
 // LedgerUser is the NATS user the ledger connects as to its embedded server.
 const LedgerUser = "ledger"
 
+// OperatorUser is the embedded server's read-only user, for a person
+// looking at the stream with the nats CLI (with --nats-listen).
+const OperatorUser = "operator"
+
+// OperatorPasswordFile holds the operator user's password in the data
+// folder, written (mode 0600) when the embedded server listens on TCP.
+const OperatorPasswordFile = "nats-operator.password"
+
 // embedded is an in-process nats-server owning a data folder.
 type embedded struct {
 	srv      *server.Server
 	lock     *os.File
 	password string
 	logs     *serverLog
+}
+
+// OperatorPermissions are the NATS permissions of a read-only user of the
+// stream: its info, its messages (direct and API gets), and consumers to
+// read it with (ordered ones, as the nats CLI makes); no publish to the
+// log's subjects, no stream or consumer deletes or edits. A consumer can
+// be created (JetStream's API does not tell an ordered consumer from a
+// durable one by subject), never deleted: ephemeral ones go away by
+// themselves.
+func OperatorPermissions(stream string) *server.Permissions {
+	api := "$JS.API."
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{Allow: []string{
+			api + "INFO",
+			api + "STREAM.NAMES", api + "STREAM.LIST",
+			api + "STREAM.INFO." + stream,
+			api + "STREAM.MSG.GET." + stream,
+			api + "DIRECT.GET." + stream, api + "DIRECT.GET." + stream + ".>",
+			api + "CONSUMER.CREATE." + stream, api + "CONSUMER.CREATE." + stream + ".>",
+			api + "CONSUMER.INFO." + stream + ".>",
+			api + "CONSUMER.NAMES." + stream, api + "CONSUMER.LIST." + stream,
+			api + "CONSUMER.MSG.NEXT." + stream + ".>",
+			"$JS.FC." + stream + ".>",
+		}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", SubjectPrefix + ".>"}},
+	}
 }
 
 // LedgerPermissions are the NATS permissions of the ledger's own user: it may
@@ -67,20 +101,25 @@ func startEmbedded(cfg Config, log *slog.Logger) (*embedded, error) {
 		}
 	}()
 
-	pw := make([]byte, 24)
-	if _, err := rand.Read(pw); err != nil {
-		return nil, fmt.Errorf("generate NATS password: %w", err)
+	if e.password, err = newPassword(); err != nil {
+		return nil, err
 	}
-	e.password = hex.EncodeToString(pw)
+	opPassword, err := newPassword()
+	if err != nil {
+		return nil, err
+	}
 
 	opts := &server.Options{
-		ServerName:         "planledger",
-		JetStream:          true,
-		StoreDir:           dir,
-		SyncAlways:         true,
-		NoSigs:             true,
-		DontListen:         cfg.Listen == "",
-		Users:              []*server.User{{Username: LedgerUser, Password: e.password, Permissions: LedgerPermissions(cfg.stream())}},
+		ServerName: "planledger",
+		JetStream:  true,
+		StoreDir:   dir,
+		SyncAlways: true,
+		NoSigs:     true,
+		DontListen: cfg.Listen == "",
+		Users: []*server.User{
+			{Username: LedgerUser, Password: e.password, Permissions: LedgerPermissions(cfg.stream())},
+			{Username: OperatorUser, Password: opPassword, Permissions: OperatorPermissions(cfg.stream())},
+		},
 		JetStreamMaxMemory: 64 << 20,
 	}
 	if cfg.Listen != "" {
@@ -96,12 +135,14 @@ func startEmbedded(cfg Config, log *slog.Logger) (*embedded, error) {
 			opts.Port = server.RANDOM_PORT // port 0 means "any free port", as for net.Listen
 		}
 		// Whoever may read the data folder may read the log; the password
-		// file gives a local operator the nats CLI, nobody else.
-		pwFile := filepath.Join(dir, "nats.password")
-		if err := os.WriteFile(pwFile, []byte(e.password+"\n"), 0o600); err != nil {
+		// file gives a local operator the nats CLI, read-only. The
+		// ledger's own password never leaves the process.
+		pwFile := filepath.Join(dir, OperatorPasswordFile)
+		if err := os.WriteFile(pwFile, []byte(opPassword+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("write %s: %w", pwFile, err)
 		}
 	}
+	_ = os.Remove(filepath.Join(dir, "nats.password")) // the ledger's password, which earlier versions wrote
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("configure embedded NATS server: %w", err)
@@ -113,7 +154,7 @@ func startEmbedded(cfg Config, log *slog.Logger) (*embedded, error) {
 		return nil, fmt.Errorf("embedded NATS server in %s did not start within 30s%s", dir, e.logs.problems())
 	}
 	if cfg.Listen != "" {
-		log.Info("embedded NATS listening", "addr", srv.ClientURL(), "user", LedgerUser, "password_file", filepath.Join(dir, "nats.password"))
+		log.Info("embedded NATS listening", "addr", srv.ClientURL(), "read_only_user", OperatorUser, "password_file", filepath.Join(dir, OperatorPasswordFile))
 	}
 	ok = true
 	return e, nil
@@ -128,6 +169,14 @@ func (e *embedded) close() {
 		_ = syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
 		_ = e.lock.Close()
 	}
+}
+
+func newPassword() (string, error) {
+	pw := make([]byte, 24)
+	if _, err := rand.Read(pw); err != nil {
+		return "", fmt.Errorf("generate NATS password: %w", err)
+	}
+	return hex.EncodeToString(pw), nil
 }
 
 // ErrDataDirInUse is returned when another process holds the data folder.

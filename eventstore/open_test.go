@@ -138,32 +138,78 @@ func TestOpenRefusesDamagedLog(t *testing.T) {
 	}
 }
 
-// TestListenForCLI: --nats-listen opens a TCP port on which the ledger's
-// user, with the password file of the data folder, reads the stream.
+// TestListenForCLI: --nats-listen opens a TCP port on which the read-only
+// operator user, with the password file of the data folder, reads the
+// stream every way the nats CLI does, and may change nothing.
 func TestListenForCLI(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	s := openStore(t, eventstore.Config{DataDir: dir, Listen: "127.0.0.1:0"})
 	mustAppend(t, s, pending("society/a", "a1", 0))
-	pw, err := os.ReadFile(filepath.Join(dir, "nats.password"))
+	if _, err := os.Stat(filepath.Join(dir, "nats.password")); !os.IsNotExist(err) {
+		t.Fatalf("the ledger's own password is in a file: %v", err)
+	}
+	pw, err := os.ReadFile(filepath.Join(dir, eventstore.OperatorPasswordFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.LedgerUser, strings.TrimSpace(string(pw))))
+	if fi, _ := os.Stat(filepath.Join(dir, eventstore.OperatorPasswordFile)); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("password file mode %v, want 0600", fi.Mode().Perm())
+	}
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.OperatorUser, strings.TrimSpace(string(pw))),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // the refusals below are expected
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	str, err := js.Stream(context.Background(), eventstore.DefaultStream)
+	js, _ := jetstream.New(nc, jetstream.WithDefaultTimeout(2*time.Second))
+
+	// Reads: stream info, a message by sequence, an ordered consumer, a
+	// subscription to new events.
+	str, err := js.Stream(ctx, eventstore.DefaultStream)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("stream info: %v", err)
 	}
-	m, err := str.GetMsg(context.Background(), 1)
+	m, err := str.GetMsg(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(m.Data), `"id":"a1"`) || !strings.Contains(string(m.Data), `"submitter":"tester"`) {
 		t.Fatalf("stored message is not readable JSON of the record: %s", m.Data)
+	}
+	cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("ordered consumer: %v", err)
+	}
+	got, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+	if err != nil || !strings.Contains(string(got.Data()), `"id":"a1"`) {
+		t.Fatalf("read through the ordered consumer: %v", err)
+	}
+	sub, err := nc.SubscribeSync(eventstore.SubjectPrefix + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil { // the server knows of the subscription
+		t.Fatal(err)
+	}
+	mustAppend(t, s, pending("society/a", "a2", 1))
+	if live, err := sub.NextMsg(2 * time.Second); err != nil || !strings.Contains(string(live.Data), `"id":"a2"`) {
+		t.Fatalf("subscription to new events: %v", err)
+	}
+
+	// Writes: a publish on the log's subjects, a stream delete, a consumer
+	// delete are refused, and the log is unchanged.
+	if _, err := js.Publish(ctx, eventstore.SubjectPrefix+".society.x", []byte(`{}`)); err == nil {
+		t.Fatal("the operator user published to the log")
+	}
+	if err := js.DeleteStream(ctx, eventstore.DefaultStream); err == nil {
+		t.Fatal("the operator user deleted the stream")
+	}
+	if err := str.DeleteConsumer(ctx, cons.CachedInfo().Name); err == nil {
+		t.Fatal("the operator user deleted a consumer")
+	}
+	if n := lastSeq(t, s); n != 2 {
+		t.Fatalf("the log has %d records after the operator's attempts; want 2", n)
 	}
 	if _, err := nats.Connect(s.ClientURL(), nats.UserInfo(eventstore.LedgerUser, "wrong")); err == nil {
 		t.Fatal("connected with a wrong password")
