@@ -51,6 +51,14 @@ type Record struct {
 	RecordedTime time.Time `json:"recordedtime"`
 	// Submitter is the authenticated principal that posted it.
 	Submitter string `json:"submitter"`
+	// MAC is the proof that this ledger wrote the record, as stored with
+	// it; empty on records older than proofs.
+	MAC string `json:"recordmac,omitempty"`
+	// Foreign, if not nil, says that the record is not this ledger's:
+	// Sequence and RecordedTime hold, and the other fields are empty but
+	// for a copy of a ledger record (ForeignReplayed), where they say
+	// what was copied.
+	Foreign *Foreign `json:"-"`
 }
 
 // CheckEventID returns nil if id is 1 to 128 bytes of printable ASCII.

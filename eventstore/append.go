@@ -25,6 +25,13 @@ type Pending struct {
 	// RecordedTime, if not zero, is kept as the record's recorded time
 	// instead of the moment JetStream stores it. Only imports set it.
 	RecordedTime time.Time
+	// MAC is an imported record's proof, kept as it is if it is this
+	// ledger's proof of the record (an import never makes proofs): empty
+	// only for a record in the range the key says predates proofs.
+	MAC string
+	// Foreign, if set, is an imported foreign record, stored again exactly
+	// as it was (AppendAt only); Event and the rest are then unused.
+	Foreign *domain.Foreign
 }
 
 // Result is the outcome of an append.
@@ -66,9 +73,12 @@ func (s *Store) AppendAt(ctx context.Context, after uint64, evs []Pending) (Resu
 }
 
 func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Result, error) {
-	refs, at, err := checkPending(evs)
+	refs, at, err := checkPending(evs, after != nil)
 	if err != nil {
 		return Result{}, err
+	}
+	if s.codec.key == nil {
+		return Result{}, domain.Errorf(domain.KindInternal, "the store has no log key: it cannot prove what it would append")
 	}
 	aggs := s.lockAggregates(refs)
 	defer func() {
@@ -137,8 +147,9 @@ func markStale(aggs []*aggState) {
 
 // checkPending validates what the store itself relies on. It returns the
 // distinct aggregates in first-appearance order, and for each event the
-// index of its aggregate among them: the subjects are parsed once.
-func checkPending(evs []Pending) ([]domain.Ref, []int, error) {
+// index of its aggregate among them (-1 for an imported foreign record):
+// the subjects are parsed once.
+func checkPending(evs []Pending, exact bool) ([]domain.Ref, []int, error) {
 	if len(evs) == 0 {
 		return nil, nil, domain.Invalid("nothing to append")
 	}
@@ -154,6 +165,13 @@ func checkPending(evs []Pending) ([]domain.Ref, []int, error) {
 	}
 	ids := make(map[aggID]int) // an event id on an aggregate -> its event
 	for i := range evs {
+		if evs[i].Foreign != nil {
+			if !exact {
+				return nil, nil, domain.Invalid(fmt.Sprintf("event %d is a foreign record: only an import at exact sequences restores those", i))
+			}
+			at[i] = -1
+			continue
+		}
 		ev := &evs[i].Event
 		ref, err := ev.Ref()
 		if err != nil {
@@ -225,6 +243,9 @@ func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
 func (s *Store) findDuplicates(ctx context.Context, evs []Pending, refs []domain.Ref, at []int, aggs []*aggState) (Result, bool, error) {
 	var found []domain.Record
 	for i := range evs {
+		if at[i] < 0 {
+			continue
+		}
 		ev := &evs[i].Event
 		ref := refs[at[i]]
 		seq, ok := aggs[at[i]].ids.candidate(ev.ID)
@@ -263,6 +284,9 @@ func checkExpectations(evs []Pending, refs []domain.Ref, at []int, aggs []*aggSt
 	}
 	for i := range evs {
 		k := at[i]
+		if k < 0 {
+			continue
+		}
 		ref := refs[k]
 		if exp := evs[i].ExpectedVersion; exp != nil && *exp != next[k] {
 			return &domain.Error{Kind: domain.KindConflict,
@@ -285,24 +309,26 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 	for i, a := range aggs {
 		next[i] = a.version
 	}
+	foreign := false
 	for i := range evs {
 		p := &evs[i]
 		k := at[i]
+		if k < 0 {
+			msgs[i], foreign = foreignMsg(p), true
+			continue
+		}
 		ref := refs[k]
 		next[k]++
 		versions[i] = next[k]
-		body, err := encodeRecord(&p.Event, versions[i], p.Submitter)
+		m, err := s.message(p, ref, versions[i], i, after)
 		if err != nil {
-			return Result{}, false, fmt.Errorf("encode event %d: %w", i, err)
+			return Result{}, false, err
 		}
-		m := nats.NewMsg(Subject(ref))
-		m.Data = body
-		m.Header.Set(jetstream.MsgIDHeader, msgID(ref.String(), p.Event.ID))
-		if next[k] == aggs[k].version+1 {
+		// An import (after set) is held to its exact sequences by the
+		// stream-wide expectation; per-subject ones would also trip on a
+		// foreign record restored before an aggregate's next event.
+		if after == nil && next[k] == aggs[k].version+1 {
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(aggs[k].lastSeq, 10))
-		}
-		if !p.RecordedTime.IsZero() {
-			m.Header.Set(HeaderRecordedTime, p.RecordedTime.UTC().Format(time.RFC3339Nano))
 		}
 		msgs[i] = m
 	}
@@ -337,10 +363,79 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		if !evs[i].RecordedTime.IsZero() {
 			rt = evs[i].RecordedTime.UTC()
 		}
-		res.Records[i] = domain.Record{Event: evs[i].Event, Sequence: seq, Version: versions[i], RecordedTime: rt, Submitter: evs[i].Submitter}
+		if at[i] < 0 {
+			res.Records[i] = domain.Record{Sequence: seq, RecordedTime: rt, Foreign: evs[i].Foreign}
+			continue
+		}
+		res.Records[i] = domain.Record{Event: evs[i].Event, Sequence: seq, Version: versions[i], RecordedTime: rt,
+			Submitter: evs[i].Submitter, MAC: msgs[i].Header.Get(HeaderMAC)}
 		aggs[at[i]].applyStored(evs[i].Event.ID, seq, versions[i])
 	}
+	if foreign {
+		markStale(aggs) // their subjects' last sequences may be foreign records
+	}
 	return res, false, nil
+}
+
+// message is the message of an event: its record body, its message id,
+// its proof and, for an import, its recorded time.
+func (s *Store) message(p *Pending, ref domain.Ref, version uint64, i int, after *uint64) (*nats.Msg, error) {
+	body, err := encodeRecord(&p.Event, version, p.Submitter)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %d: %w", i, err)
+	}
+	m := nats.NewMsg(Subject(ref))
+	m.Data = body
+	m.Header.Set(jetstream.MsgIDHeader, msgID(ref.String(), p.Event.ID))
+	var seq uint64
+	if after != nil {
+		seq = *after + uint64(i) + 1
+	}
+	mac, err := s.proof(p, m.Subject, body, seq)
+	if err != nil {
+		return nil, err
+	}
+	if mac != "" {
+		m.Header.Set(HeaderMAC, mac)
+	}
+	if !p.RecordedTime.IsZero() {
+		m.Header.Set(HeaderRecordedTime, p.RecordedTime.UTC().Format(time.RFC3339Nano))
+	}
+	return m, nil
+}
+
+// proof is the proof a record is stored with: a new one for a new record;
+// for an import (seq, its exact sequence, set), the record's own, which
+// must be this ledger's proof of it: an import never makes proofs, so an
+// export changed since, or one from a ledger with another key, is refused.
+func (s *Store) proof(p *Pending, subject string, body []byte, seq uint64) (string, error) {
+	key := s.codec.key
+	mac := key.Seal(subject, body)
+	if p.RecordedTime.IsZero() {
+		return mac, nil
+	}
+	switch {
+	case p.MAC == mac:
+		return mac, nil
+	case p.MAC == "" && seq != 0 && seq <= key.LegacyThrough:
+		return "", nil // older than proofs, as the key's file says
+	case p.MAC == "":
+		return "", domain.Errorf(domain.KindInvalid, "the record at sequence %d (%s %q) carries no proof (recordmac) that this ledger wrote it; nothing was imported", seq, p.Event.Subject, p.Event.ID)
+	}
+	return "", domain.Errorf(domain.KindInvalid, "the record at sequence %d (%s %q) carries a proof that this ledger's key (%s) does not give it: it was changed after it was exported, or written by a ledger with another key (import with that ledger's key file); nothing was imported", seq, p.Event.Subject, p.Event.ID, key.Origin)
+}
+
+// foreignMsg is an imported foreign record's message, as it was stored:
+// the recorded time goes in its header, for it to keep the one it had.
+func foreignMsg(p *Pending) *nats.Msg {
+	f := p.Foreign
+	m := nats.NewMsg(f.Subject)
+	m.Data = f.Body
+	for k, v := range f.Header {
+		m.Header[k] = append([]string(nil), v...)
+	}
+	m.Header.Set(HeaderRecordedTime, p.RecordedTime.UTC().Format(time.RFC3339Nano))
+	return m
 }
 
 func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {

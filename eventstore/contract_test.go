@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +39,9 @@ func backends(t *testing.T) []func(t *testing.T) backend {
 func openStore(t *testing.T, cfg eventstore.Config) *eventstore.Store {
 	t.Helper()
 	cfg.DuplicateWindow = testWindow
+	if cfg.Key == nil {
+		cfg.Key = eventstoretest.Key()
+	}
 	s, err := eventstore.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -57,11 +58,7 @@ func embeddedBackend(t *testing.T) backend {
 			return openStore(t, eventstore.Config{DataDir: dir, Listen: "127.0.0.1:0"})
 		},
 		peer: func(t *testing.T, primary *eventstore.Store) *eventstore.Store {
-			pw, err := os.ReadFile(filepath.Join(dir, "nats.password"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return openStore(t, eventstore.Config{URL: primary.ClientURL(), User: eventstore.LedgerUser, Password: strings.TrimSpace(string(pw))})
+			return openStore(t, eventstore.Config{URL: primary.ClientURL(), User: eventstore.LedgerUser, Password: primary.LedgerPassword()})
 		},
 	}
 }

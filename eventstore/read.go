@@ -17,7 +17,8 @@ import (
 // an error.
 var ErrStop = errors.New("stop reading")
 
-// Get returns the record at sequence seq.
+// Get returns the record at sequence seq; a foreign one has Foreign set
+// (a copy of a stored record is not recognised here: see Versions).
 func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -28,11 +29,7 @@ func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
 	if err != nil {
 		return domain.Record{}, s.readErr(fmt.Errorf("get sequence %d: %w", seq, err))
 	}
-	rec, err := decodeRecord(m.Subject, m.Sequence, m.Time, m.Header, m.Data)
-	if err != nil {
-		return domain.Record{}, domain.Errorf(domain.KindInternal, "%w", err)
-	}
-	return rec, nil
+	return s.codec.decode(m.Subject, m.Sequence, m.Time, m.Header, m.Data), nil
 }
 
 // LastSequence returns the sequence of the last record in the log, 0 if
@@ -70,22 +67,27 @@ func (s *Store) Version(ctx context.Context, ref domain.Ref) (uint64, error) {
 	return aggs[0].version, nil
 }
 
-// ReadAggregate returns every record of one aggregate, in order.
+// ReadAggregate returns every record of one aggregate, in order. Foreign
+// records on its subject are not part of its history and are left out.
 func (s *Store) ReadAggregate(ctx context.Context, ref domain.Ref) ([]domain.Record, error) {
-	return s.ReadAggregateAfter(ctx, ref, 0)
+	return s.ReadAggregateAfter(ctx, ref, 0, 0)
 }
 
 // ReadAggregateAfter returns the records of one aggregate stored after
-// sequence after, in order: the tail a cached copy is missing.
-func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after uint64) ([]domain.Record, error) {
+// sequence after, in order: the tail a cached copy at version is missing.
+// Foreign records, and copies of records the aggregate has, are left out.
+func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after, version uint64) ([]domain.Record, error) {
 	var out []domain.Record
 	from := after + 1
+	versions := Versions{ref.String(): version}
 	for {
 		n := 0
 		err := s.scan(ctx, from, Subject(ref), readBatch, func(rec domain.Record) error {
-			out = append(out, rec)
 			from = rec.Sequence + 1
 			n++
+			if versions.Next(&rec) {
+				out = append(out, rec)
+			}
 			return nil
 		})
 		if err != nil {
@@ -115,7 +117,8 @@ func (f Filter) subject() string {
 }
 
 // Read returns up to limit records after sequence after that match the
-// filter, in order, for paging through the log.
+// filter, in order, for paging through the log. Foreign records come
+// marked (a copy of a stored record is not recognised here: see Versions).
 func (s *Store) Read(ctx context.Context, after uint64, limit int, f Filter) ([]domain.Record, error) {
 	var out []domain.Record
 	err := s.scan(ctx, after+1, f.subject(), limit, func(rec domain.Record) error {
@@ -126,8 +129,9 @@ func (s *Store) Read(ctx context.Context, after uint64, limit int, f Filter) ([]
 }
 
 // Each calls fn for every record from sequence from to the last one in the
-// log when Each was called, in order, through an ordered consumer. It
-// returns fn's error, except ErrStop, which ends the read early.
+// log when Each was called, in order, through an ordered consumer; foreign
+// records come marked. It returns fn's error, except ErrStop, which ends
+// the read early.
 func (s *Store) Each(ctx context.Context, from uint64, fn func(domain.Record) error) error {
 	return s.EachRaw(ctx, from, decoding(fn))
 }
@@ -141,11 +145,13 @@ type Raw struct {
 	Time     time.Time
 	Header   nats.Header
 	Data     []byte
+	codec    codec
 }
 
-// Decode turns the message into a record.
-func (r *Raw) Decode() (domain.Record, error) {
-	return decodeRecord(r.Subject, r.Sequence, r.Time, r.Header, r.Data)
+// Decode turns the message into a record, Foreign set if it is not this
+// ledger's.
+func (r *Raw) Decode() domain.Record {
+	return r.codec.decode(r.Subject, r.Sequence, r.Time, r.Header, r.Data)
 }
 
 // EachRaw calls fn for every message from sequence from to the last one in
@@ -165,17 +171,11 @@ func (s *Store) EachRaw(ctx context.Context, from uint64, fn func(*Raw) error) e
 }
 
 func decoding(fn func(domain.Record) error) func(*Raw) error {
-	return func(r *Raw) error {
-		rec, err := r.Decode()
-		if err != nil {
-			return domain.Errorf(domain.KindInternal, "%w", err)
-		}
-		return fn(rec)
-	}
+	return func(r *Raw) error { return fn(r.Decode()) }
 }
 
-// Follow calls fn for every record from sequence from on, as records are
-// appended, until ctx is done (it then returns ctx.Err()) or fn fails.
+// Follow calls fn for every record from sequence from on (foreign ones
+// marked), as records are appended, until ctx is done (it then returns ctx.Err()) or fn fails.
 func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) error) error {
 	if from == 0 {
 		from = 1
@@ -257,7 +257,7 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
 		}
-		raw := Raw{Sequence: meta.Sequence.Stream, Subject: msg.Subject(), Time: meta.Timestamp, Header: msg.Headers(), Data: msg.Data()}
+		raw := Raw{Sequence: meta.Sequence.Stream, Subject: msg.Subject(), Time: meta.Timestamp, Header: msg.Headers(), Data: msg.Data(), codec: s.codec}
 		if err := fn(&raw); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/domain"
+	"planledger/eventstore/logkey"
 )
 
 const (
@@ -80,6 +83,16 @@ type Config struct {
 	// holes, so that verify can report what is wrong instead of refusing.
 	// Nothing else should set it.
 	Audit bool
+	// Key is the ledger's log key: appends carry its proof, and a record
+	// without it is foreign. Without a key the store reads without
+	// checking proofs and cannot append.
+	Key *logkey.Key
+	// KeyFile, if Key is nil, is where the key is read from (embedded:
+	// DataDir/log.key if empty). If it does not exist, CreateKey makes one
+	// (refusing a log whose records carry another key's proofs); otherwise
+	// the store has no key.
+	KeyFile   string
+	CreateKey bool
 
 	Logger *slog.Logger
 }
@@ -103,6 +116,8 @@ type Store struct {
 
 	// replicated says the stream has replicas that may lag its leader.
 	replicated bool
+	// codec tells the ledger's records from foreign ones.
+	codec codec
 
 	mu      sync.Mutex
 	aggs    map[domain.Ref]*aggState
@@ -142,7 +157,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.CachedAggregates == 0 {
 		cfg.CachedAggregates = DefaultCachedAggregates
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState), lru: list.New(), maxAggs: cfg.CachedAggregates}
+	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
+		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState), lru: list.New(), maxAggs: cfg.CachedAggregates,
+		codec: codec{key: cfg.Key}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -199,6 +218,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.ensureStream(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Key == nil && cfg.KeyFile != "" {
+		if s.codec.key, err = s.openKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.Audit {
 		last, err := s.LastSequence(ctx)
 		if err != nil {
@@ -222,6 +246,54 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// Key is the log key the store proves and checks records with; nil if it
+// has none.
+func (s *Store) Key() *logkey.Key { return s.codec.key }
+
+// openKey reads the key file, or makes it when asked to.
+func (s *Store) openKey(ctx context.Context) (*logkey.Key, error) {
+	if !s.cfg.CreateKey {
+		k, err := logkey.Load(s.cfg.KeyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return k, err
+	}
+	k, created, err := logkey.LoadOrCreate(s.cfg.KeyFile, func() (uint64, error) { return s.legacyRange(ctx) })
+	if created {
+		s.log.Info("created the log key; every instance of this ledger needs this file, keep it secret and back it up",
+			"file", s.cfg.KeyFile, "origin", k.Origin, "records_before_proofs", k.LegacyThrough)
+	}
+	return k, err
+}
+
+// legacyRange is the log's last sequence, for a new key: the records so
+// far were written before this ledger made proofs. A record that carries
+// a proof was written with another key: then this instance was not given
+// the ledger's key file, and making a new one would call the ledger's
+// own records foreign.
+func (s *Store) legacyRange(ctx context.Context) (uint64, error) {
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var proven uint64
+	err = s.EachRaw(ctx, 1, func(r *Raw) error {
+		if r.Header.Get(HeaderMAC) != "" {
+			proven = r.Sequence
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("look for record proofs in the log: %w", err)
+	}
+	if proven != 0 {
+		return 0, fmt.Errorf("no log key at %s, but the log's records carry proofs made with a key (sequence %d has one): give this instance the ledger's key file (--log-key FILE, the log.key of the instance that wrote them); a new key would call the ledger's own records foreign", s.cfg.KeyFile, proven)
+	}
+	return last, nil
 }
 
 func displayURL(u string) string {
@@ -275,6 +347,16 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
 // StreamName returns the name of the log's stream.
 func (s *Store) StreamName() string { return s.name }
+
+// LedgerPassword is the ledger user's password on the embedded server: it
+// never leaves the process, but another store in it (a test's second
+// instance) may connect with it over the server's TCP listener.
+func (s *Store) LedgerPassword() string {
+	if s.emb == nil {
+		return ""
+	}
+	return s.emb.password
+}
 
 // ClientURL returns the embedded server's client URL when it listens on TCP.
 func (s *Store) ClientURL() string {

@@ -56,7 +56,7 @@ func TestRecordedTimesWithoutTail(t *testing.T) {
 	for _, stop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tail stopped %v", stop), func(t *testing.T) {
 			ctx := context.Background()
-			s, err := Open(ctx, Config{DataDir: t.TempDir()})
+			s, err := Open(ctx, Config{DataDir: t.TempDir(), CreateKey: true})
 			if err != nil {
 				t.Fatal(err)
 			}

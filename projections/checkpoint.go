@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"planledger/domain"
 	"planledger/eventstore"
 )
 
@@ -27,7 +28,8 @@ type checkpointFile struct {
 	Views         json.RawMessage `json:"views"`
 }
 
-const checkpointFormat = 1
+// checkpointFormat 2 added the aggregates' versions and foreign records.
+const checkpointFormat = 2
 
 // loadCheckpoint returns the checkpointed views, or nil (with a log line
 // saying why) when there is none or it does not match the log.
@@ -116,10 +118,21 @@ func mismatch(ctx context.Context, store *eventstore.Store, cp *checkpointFile, 
 	if err != nil {
 		return fmt.Sprintf("cannot read sequence %d: %v", seq, err)
 	}
-	if rec.ID != cp.LastID || rec.Subject != cp.LastSubject {
-		return fmt.Sprintf("sequence %d is %s %q in the log but %s %q in the checkpoint", seq, rec.Subject, rec.ID, cp.LastSubject, cp.LastID)
+	if id, subject := identity(&rec); id != cp.LastID || subject != cp.LastSubject {
+		return fmt.Sprintf("sequence %d is %s %q in the log but %s %q in the checkpoint", seq, subject, id, cp.LastSubject, cp.LastID)
 	}
 	return ""
+}
+
+// identity names a record for a checkpoint: its aggregate and id, or for a
+// foreign record its NATS subject and the id it is shown under. A copy of
+// a ledger record goes by the record's name, as a read of its sequence
+// alone gives it.
+func identity(rec *domain.Record) (id, subject string) {
+	if rec.Foreign != nil && rec.Foreign.Reason != domain.ForeignReplayed {
+		return domain.ForeignID(rec.Sequence), rec.Foreign.Subject
+	}
+	return rec.ID, rec.Subject
 }
 
 func (r *Runner) maybeCheckpoint() {
@@ -169,7 +182,7 @@ func (r *Runner) SaveCheckpoint() error {
 		if err != nil {
 			return err
 		}
-		cp.LastID, cp.LastSubject = rec.ID, rec.Subject
+		cp.LastID, cp.LastSubject = identity(&rec)
 	}
 	if err := writeAtomic(r.checkpoint, func(f *os.File) error {
 		zw := gzip.NewWriter(f)

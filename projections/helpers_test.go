@@ -26,7 +26,7 @@ type ledgerLog struct {
 
 func newLog(t *testing.T) *ledgerLog {
 	t.Helper()
-	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir()})
+	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir(), CreateKey: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logkey"
 	"planledger/projections"
 )
 
@@ -141,13 +142,13 @@ func TestPropertyCheckpointAndAsOf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cut := newEmptyStore(t)
+		cut := newEmptyStore(t, l.store.Key()) // the same ledger: its records' proofs hold
 		for _, rec := range l.recs {
 			if rec.RecordedTime.After(at) {
 				break
 			}
 			prev := rec.Version - 1
-			if _, err := cut.Append(ctx, []eventstore.Pending{{Event: rec.Event, Submitter: rec.Submitter, ExpectedVersion: &prev, RecordedTime: rec.RecordedTime}}); err != nil {
+			if _, err := cut.Append(ctx, []eventstore.Pending{{Event: rec.Event, Submitter: rec.Submitter, ExpectedVersion: &prev, RecordedTime: rec.RecordedTime, MAC: rec.MAC}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -159,9 +160,9 @@ func TestPropertyCheckpointAndAsOf(t *testing.T) {
 	}
 }
 
-func newEmptyStore(t *testing.T) *eventstore.Store {
+func newEmptyStore(t *testing.T, key *logkey.Key) *eventstore.Store {
 	t.Helper()
-	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir()})
+	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir(), Key: key, CreateKey: key == nil})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,8 +162,8 @@ func (r *Runner) takeSnapshot(rec *domain.Record) {
 		return
 	}
 	r.lastSnap = snapMeta{seq: rec.Sequence, recorded: rec.RecordedTime}
-	cp := checkpointFile{Format: checkpointFormat, Stream: r.streamName, StreamCreated: r.streamCreated,
-		LastID: rec.ID, LastSubject: rec.Subject, Views: data}
+	cp := checkpointFile{Format: checkpointFormat, Stream: r.streamName, StreamCreated: r.streamCreated, Views: data}
+	cp.LastID, cp.LastSubject = identity(rec)
 	r.snapWG.Add(1)
 	go func() {
 		defer r.snapWG.Done()
@@ -211,7 +211,8 @@ func replayFrom(ctx context.Context, s *eventstore.Store, v *Views, t time.Time,
 	err := pipelined(ctx,
 		func(fn func(domain.Record) error) error { return s.Each(ctx, v.Sequence+1, fn) },
 		func(rec *domain.Record) error {
-			if axis == AxisRecorded && rec.RecordedTime.After(t) {
+			// A foreign record's time says nothing: it never stops a replay.
+			if axis == AxisRecorded && rec.Foreign == nil && rec.RecordedTime.After(t) {
 				return eventstore.ErrStop // recorded times only grow along the log
 			}
 			return nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"planledger/domain"
+	"planledger/eventstore"
 )
 
 // History returns an aggregate's records with sequences up to upTo: what a
@@ -26,6 +27,11 @@ type Views struct {
 	// Retracted maps "<subject> <event id>" of each retracted event to the
 	// sequence of its retraction.
 	Retracted map[string]uint64 `json:"retracted"`
+	// Versions is each aggregate's version: a record that does not
+	// continue its aggregate is a copy, foreign.
+	Versions eventstore.Versions `json:"versions"`
+	// Foreign is what the views met of records that are not the ledger's.
+	Foreign ForeignRecords `json:"foreign"`
 
 	// include, if not nil, says which records (other than retractions)
 	// count: the occurred axis leaves out what happened after its moment.
@@ -35,7 +41,7 @@ type Views struct {
 
 // NewViews returns empty views; history serves retractions.
 func NewViews(history History) *Views {
-	return &Views{Summaries: map[domain.Ref]*domain.Summary{}, Retracted: map[string]uint64{}, history: history}
+	return &Views{Summaries: map[domain.Ref]*domain.Summary{}, Retracted: map[string]uint64{}, Versions: eventstore.Versions{}, history: history}
 }
 
 // LoadViews decodes views saved as JSON (a checkpoint); history serves
@@ -51,17 +57,26 @@ func LoadViews(data []byte, history History) (*Views, error) {
 	if v.Retracted == nil {
 		v.Retracted = map[string]uint64{}
 	}
+	if v.Versions == nil {
+		v.Versions = eventstore.Versions{}
+	}
 	return v, nil
 }
 
 func retractedKey(subject, id string) string { return subject + " " + id }
 
-// Apply folds the next record of the log into the views.
+// Apply folds the next record of the log into the views. A foreign record
+// (or a copy of one of the ledger's, which Apply marks foreign) is passed
+// over and noted: the views move past it and count nothing of it.
 func (v *Views) Apply(ctx context.Context, rec *domain.Record) error {
 	if rec.Sequence != v.Sequence+1 {
 		return fmt.Errorf("views at sequence %d cannot apply sequence %d: records must come in order, without gaps", v.Sequence, rec.Sequence)
 	}
 	v.Sequence = rec.Sequence
+	if !v.Versions.Next(rec) {
+		v.Foreign.note(rec)
+		return nil
+	}
 	ref, err := domain.ParseRef(rec.Subject)
 	if err != nil {
 		return fmt.Errorf("sequence %d: %w", rec.Sequence, err)

@@ -19,6 +19,7 @@ import (
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/eventstoretest"
+	"planledger/eventstore/logkey"
 	"planledger/projections"
 )
 
@@ -114,7 +115,9 @@ func TestExportImportVerify(t *testing.T) {
 		t.Fatalf("exported %d of %d records", n, last)
 	}
 
-	dst := openAudit(t, t.TempDir())
+	dstDir := t.TempDir()
+	copyKey(t, dir, dstDir) // the same ledger, elsewhere: its key goes with it
+	dst := openAudit(t, dstDir)
 	res, err := audit.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil)
 	if err != nil || res.Appended != last || res.LastSequence != last {
 		t.Fatalf("import: %+v %v", res, err)
@@ -139,7 +142,9 @@ func TestExportImportVerify(t *testing.T) {
 
 	// A prefix, then the rest: only the rest is appended.
 	lines := strings.SplitAfter(strings.TrimSuffix(exported.String(), "\n"), "\n")
-	prefixed := openAudit(t, t.TempDir())
+	prefixedDir := t.TempDir()
+	copyKey(t, dir, prefixedDir)
+	prefixed := openAudit(t, prefixedDir)
 	if _, err := audit.Import(ctx, prefixed, strings.NewReader(strings.Join(lines[:5], "")), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +169,29 @@ func TestExportImportVerify(t *testing.T) {
 	}
 	if _, err := audit.Import(ctx, dst, strings.NewReader(strings.Join(lines[:2], "")+strings.Join(lines[3:], "")), nil); err == nil || !strings.Contains(err.Error(), "gap-free") {
 		t.Fatalf("an export with a hole: %v", err)
+	}
+
+	// Proofs: a record changed in the file is refused even by a ledger
+	// with the right key, and an untouched file by a ledger with another.
+	edited := strings.Replace(exported.String(), `"name":"hn-phys"`, `"name":"hn-physics"`, 1)
+	if edited == exported.String() {
+		t.Fatal("the export has no hn-phys to change")
+	}
+	sameKeyDir := t.TempDir()
+	copyKey(t, dir, sameKeyDir)
+	sameKey := openAudit(t, sameKeyDir)
+	if _, err := audit.Import(ctx, sameKey, strings.NewReader(edited), nil); !domain.IsKind(err, domain.KindInvalid) || !strings.Contains(err.Error(), "changed after it was exported") {
+		t.Fatalf("import of a changed export: %v", err)
+	}
+	if n, _ := sameKey.LastSequence(ctx); n != 0 {
+		t.Fatalf("a refused import appended %d records", n)
+	}
+	otherDir := t.TempDir()
+	if _, err := logkey.Create(filepath.Join(otherDir, logkey.FileName), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Import(ctx, openAudit(t, otherDir), bytes.NewReader(exported.Bytes()), nil); err == nil || !strings.Contains(err.Error(), "another key") {
+		t.Fatalf("import under another key: %v", err)
 	}
 }
 
@@ -207,12 +235,22 @@ func TestVerifyFindsWhatIsWrong(t *testing.T) {
 		dir := t.TempDir()
 		ts := startServer(t, func(c *server.Config) { c.Store.DataDir = dir })
 		ts.mustPost(adminToken, register("r1", "hn-a", "society"))
-		// Publish a copy of r1 as version 2, bypassing the store's checks.
+		// Publish r1 again as version 2, bypassing the store's checks: it
+		// carries no proof, so it is not the ledger's.
 		body := `{"specversion":"1.0","id":"r1","source":"/tests","type":"society.party_building_assessed","subject":"society/hn-a","time":"2021-05-01T10:00:00+08:00","data":{"year":2021,"score":80},"version":2,"submitter":"intruder"}`
 		seq := rawPublish(t, ts.srv.Store(), "planledger.events.society.hn-a", body)
 		ts.stop()
 		rep := verifyLocal(t, openAudit(t, dir), "")
-		wantFinding(t, rep, audit.CheckDuplicateID, seq, `"r1"`)
+		wantFinding(t, rep, audit.CheckForeign, seq, "no_proof")
+	})
+	t.Run("a copy of a stored record, proof and all", func(t *testing.T) {
+		dir := t.TempDir()
+		ts := startServer(t, func(c *server.Config) { c.Store.DataDir = dir })
+		rec := ts.mustPost(adminToken, register("r1", "hn-a", "society")).record(t)
+		seq := republish(t, ts.srv.Store(), rec.Sequence)
+		ts.stop()
+		rep := verifyLocal(t, openAudit(t, dir), "")
+		wantFinding(t, rep, audit.CheckForeign, seq, "replayed")
 	})
 	t.Run("a checkpoint that disagrees with a replay", func(t *testing.T) {
 		dir := t.TempDir()
@@ -284,6 +322,45 @@ func rawPublish(t *testing.T, s *eventstore.Store, subject, body string) uint64 
 		t.Fatal(err)
 	}
 	return ack.Sequence
+}
+
+// republish stores a copy of the message at seq, headers and all (its
+// proof too; not JetStream's own headers, which would make the server
+// refuse it), as someone with publish rights on the stream could.
+func republish(t *testing.T, s *eventstore.Store, seq uint64) uint64 {
+	t.Helper()
+	str, err := s.JetStream().Stream(context.Background(), s.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := str.GetMsg(context.Background(), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(orig.Subject)
+	m.Data = orig.Data
+	for k, v := range orig.Header {
+		if !strings.HasPrefix(k, "Nats-") {
+			m.Header[k] = v
+		}
+	}
+	ack, err := s.JetStream().PublishMsg(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// copyKey gives the data folder to the log key of the one from.
+func copyKey(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(from, logkey.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(to, logkey.FileName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tamper rewrites a gzip-compressed file, replacing old with new once.

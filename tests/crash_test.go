@@ -24,7 +24,7 @@ import (
 func crashChild() int {
 	dir := os.Getenv("PLANLEDGER_TEST_DIR")
 	round := os.Getenv("PLANLEDGER_TEST_ROUND")
-	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: dir})
+	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: dir, CreateKey: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 1
@@ -136,6 +136,9 @@ func verifyAfterCrash(t *testing.T, dir string, acked map[string]ack) {
 	err = s.Each(context.Background(), 1, func(r domain.Record) error {
 		if r.Sequence != prev+1 {
 			return fmt.Errorf("gap: sequence %d after %d", r.Sequence, prev)
+		}
+		if r.Foreign != nil {
+			return fmt.Errorf("sequence %d reads as foreign after SIGKILL: %s", r.Sequence, r.Foreign.Detail)
 		}
 		prev = r.Sequence
 		if _, dup := seen[r.ID]; dup {

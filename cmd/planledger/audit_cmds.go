@@ -11,6 +11,7 @@ import (
 
 	"planledger/cmd/planledger/audit"
 	"planledger/cmd/planledger/server"
+	"planledger/eventstore/logkey"
 )
 
 func (f *sourceFlags) client() *audit.Client {
@@ -146,6 +147,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return oerr
 		}
 		defer store.Close()
+		if store.Key() == nil {
+			return fmt.Errorf("no log key at %s: an import keeps each record's proof that its ledger wrote it, so it needs that ledger's key: copy the exported ledger's %s there, or give --log-key FILE", src.keyFile(), logkey.FileName)
+		}
 		res, err = audit.Import(ctx, store, in, stderr)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logkey"
 	"planledger/projections"
 )
 
@@ -174,7 +175,10 @@ func TestAuditCommands(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	b, _ := json.Marshal(server.TokensFile{Tokens: []server.TokenEntry{{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin}}})
 	os.WriteFile(tokens, b, 0o600)
+	// A ledger is its key: the second one is given the first one's key
+	// file, so that the records' proofs hold there too.
 	dir2 := t.TempDir()
+	copyFile(t, filepath.Join(dir, logkey.FileName), filepath.Join(dir2, logkey.FileName))
 	s2, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir2}, TokensFile: tokens, NoShippedPlan: true})
 	if err != nil {
 		t.Fatal(err)
@@ -246,4 +250,15 @@ func mustEvent(t *testing.T, raw string) domain.Event {
 		t.Fatal(err)
 	}
 	return e
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

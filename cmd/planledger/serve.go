@@ -30,10 +30,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store := sf.config()
+	store.CreateKey = true
 	return server.Run(ctx, server.Config{
 		Registry:      reg,
 		HTTPAddr:      *httpAddr,
-		Store:         sf.config(),
+		Store:         store,
 		TokensFile:    *tokens,
 		DataDir:       sf.dataDir,
 		MaxBody:       *maxBody,

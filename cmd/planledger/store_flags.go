@@ -3,8 +3,10 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 
 	"planledger/eventstore"
+	"planledger/eventstore/logkey"
 )
 
 // storeFlags are the flags every command that opens the log shares.
@@ -20,6 +22,7 @@ type storeFlags struct {
 	natsPass  string
 	replicas  int
 	streamArg string
+	logKey    string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -34,12 +37,22 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsPass, "nats-password", "", "NATS password (with --nats-url; prefer $PLANLEDGER_NATS_PASSWORD)")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the stream when it is created (default 1); an existing stream must match")
 	fs.StringVar(&f.streamArg, "stream", eventstore.DefaultStream, "name of the JetStream stream holding the log")
+	fs.StringVar(&f.logKey, "log-key", "", "the ledger's log key file (default DATA/"+logkey.FileName+"); every instance of one ledger uses the same file")
+}
+
+// keyFile is the log key's file.
+func (f *storeFlags) keyFile() string {
+	if f.logKey != "" {
+		return f.logKey
+	}
+	return filepath.Join(f.dataDir, logkey.FileName)
 }
 
 func (f *storeFlags) config() eventstore.Config {
 	cfg := eventstore.Config{
 		Replicas: f.replicas,
 		Stream:   f.streamArg,
+		KeyFile:  f.keyFile(),
 	}
 	if f.natsURL == "" {
 		cfg.DataDir = f.dataDir

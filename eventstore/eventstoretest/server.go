@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/eventstore"
+	"planledger/eventstore/logkey"
 )
 
 // Credentials of the users every test server has.
@@ -88,10 +90,23 @@ func (s *Server) Stop() {
 	s.WaitForShutdown()
 }
 
-// LedgerConfig is a store configuration connecting as the ledger's user.
+// LedgerConfig is a store configuration connecting as the ledger's user,
+// with the tests' log key: every instance of one ledger shares its key.
 func LedgerConfig(url string) eventstore.Config {
-	return eventstore.Config{URL: url, User: eventstore.LedgerUser, Password: LedgerPassword}
+	return eventstore.Config{URL: url, User: eventstore.LedgerUser, Password: LedgerPassword, Key: Key()}
 }
+
+var testKey = sync.OnceValue(func() *logkey.Key {
+	k, err := logkey.Generate(0)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// Key is the log key of the tests' ledgers on external servers, the same
+// for the whole test process.
+func Key() *logkey.Key { return testKey() }
 
 // Admin connects as the unrestricted admin user.
 func Admin(t testing.TB, url string) jetstream.JetStream {

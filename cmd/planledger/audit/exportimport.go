@@ -28,14 +28,24 @@ type ExportOptions struct {
 }
 
 // Export writes the log as NDJSON, one stored record a line, in sequence
-// order, streaming: memory does not grow with the log.
+// order, streaming: memory does not grow with the log but for each
+// aggregate's version, which tells a copy of a record from the record
+// (so the log is read from its start even with After). Foreign records
+// are written marked, exactly as stored, for an import to restore.
 func Export(ctx context.Context, s *eventstore.Store, w io.Writer, opt ExportOptions) (int, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	n := 0
-	err := s.Each(ctx, opt.After+1, func(rec domain.Record) error {
-		if !opt.UntilRecorded.IsZero() && rec.RecordedTime.After(opt.UntilRecorded) {
+	versions := eventstore.Versions{}
+	err := s.Each(ctx, 1, func(rec domain.Record) error {
+		if s.Key() != nil {
+			versions.Next(&rec)
+		}
+		if rec.Sequence <= opt.After {
+			return nil
+		}
+		if !opt.UntilRecorded.IsZero() && rec.Foreign == nil && rec.RecordedTime.After(opt.UntilRecorded) {
 			return eventstore.ErrStop
 		}
 		n++
@@ -140,8 +150,7 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 		case rec.Sequence != res.LastSequence+uint64(len(batch))+1:
 			return res, domain.Errorf(domain.KindConflict, "line %d: the file goes on at sequence %d but the log ends at %d; import the export from the start", line, rec.Sequence, res.LastSequence)
 		default:
-			prev := rec.Version - 1
-			batch = append(batch, eventstore.Pending{Event: rec.Event, Submitter: rec.Submitter, ExpectedVersion: &prev, RecordedTime: rec.RecordedTime})
+			batch = append(batch, pending(&rec))
 			if len(batch) == importBatch {
 				if err := flush(); err != nil {
 					return res, err
@@ -156,13 +165,28 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 	return res, flush()
 }
 
-// parseRecord reads one exported record strictly.
+// pending is what an exported record is appended as: the event with its
+// version, submitter, recorded time and proof, or a foreign record as it
+// was stored.
+func pending(rec *domain.Record) eventstore.Pending {
+	if rec.Foreign != nil {
+		return eventstore.Pending{Foreign: rec.Foreign, RecordedTime: rec.RecordedTime}
+	}
+	prev := rec.Version - 1
+	return eventstore.Pending{Event: rec.Event, Submitter: rec.Submitter, ExpectedVersion: &prev, RecordedTime: rec.RecordedTime, MAC: rec.MAC}
+}
+
+// parseRecord reads one exported record.
 func parseRecord(line []byte) (domain.Record, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
 	var rec domain.Record
-	if err := dec.Decode(&rec); err != nil {
+	if err := json.Unmarshal(line, &rec); err != nil {
 		return rec, fmt.Errorf("not an exported record: %w", err)
+	}
+	if f := rec.Foreign; f != nil {
+		if rec.Sequence == 0 || rec.RecordedTime.IsZero() || f.Subject == "" {
+			return rec, fmt.Errorf("foreign record %d lacks its sequence, recordedtime or data.nats_subject", rec.Sequence)
+		}
+		return rec, nil
 	}
 	switch {
 	case rec.Sequence == 0 || rec.Version == 0:
@@ -182,12 +206,35 @@ func samePresent(ctx context.Context, s *eventstore.Store, rec *domain.Record) e
 	if err != nil {
 		return err
 	}
+	if rec.Foreign != nil || have.Foreign != nil {
+		return sameStored(&have, rec)
+	}
 	if have.Subject != rec.Subject || have.ID != rec.ID || have.Version != rec.Version || have.Submitter != rec.Submitter ||
-		!have.RecordedTime.Equal(rec.RecordedTime) || !have.SameContent(&rec.Event) {
+		!have.RecordedTime.Equal(rec.RecordedTime) || !have.SameContent(&rec.Event) || have.MAC != rec.MAC {
 		return domain.Errorf(domain.KindConflict, "the log and the file differ at sequence %d: the log has %s %q (version %d, recorded %s), the file %s %q (version %d, recorded %s); nothing was imported",
 			rec.Sequence, have.Subject, have.ID, have.Version, have.RecordedTime.Format(time.RFC3339Nano), rec.Subject, rec.ID, rec.Version, rec.RecordedTime.Format(time.RFC3339Nano))
 	}
 	return nil
+}
+
+// sameStored compares two records, one of them foreign, as the messages
+// they are stored as (a copy of a ledger record reads as the record when
+// read alone).
+func sameStored(have, rec *domain.Record) error {
+	hs, hh, hb := storedForm(have)
+	rs, rh, rb := storedForm(rec)
+	if hs != rs || !bytes.Equal(hb, rb) || fmt.Sprint(hh) != fmt.Sprint(rh) || !have.RecordedTime.Equal(rec.RecordedTime) {
+		return domain.Errorf(domain.KindConflict, "the log and the file differ at sequence %d: the log has a message on %s recorded %s, the file one on %s recorded %s (at least one of them foreign); nothing was imported",
+			rec.Sequence, hs, have.RecordedTime.Format(time.RFC3339Nano), rs, rec.RecordedTime.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func storedForm(r *domain.Record) (string, map[string][]string, []byte) {
+	if r.Foreign != nil {
+		return r.Foreign.Subject, r.Foreign.Header, r.Foreign.Body
+	}
+	return eventstore.StoredForm(r)
 }
 
 // Import sends an export to a running ledger's POST /v1/import.

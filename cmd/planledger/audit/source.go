@@ -49,12 +49,14 @@ func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clo
 		Info: info,
 		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
 			return s.EachRaw(ctx, 1, func(raw *eventstore.Raw) error {
-				rec, err := raw.Decode()
-				return fn(raw.Sequence, rec, err)
+				return fn(raw.Sequence, raw.Decode(), nil)
 			})
 		},
 		History: projections.StoreHistory(s),
 		Clock:   clock,
+	}
+	if s.Key() != nil {
+		in.Proofs = "key"
 	}
 	if checkpoint != "" {
 		v, origin, err := projections.ReadCheckpoint(checkpoint, projections.StoreHistory(s))
@@ -202,6 +204,7 @@ func (c *Client) Input(ctx context.Context) (Input, error) {
 			return agg.Events[:n], nil
 		},
 		Reference: ref,
+		Proofs:    "server",
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"planledger/domain"
+	"planledger/eventstore"
 	"planledger/projections"
 )
 
@@ -28,6 +29,11 @@ const (
 	CheckRecordedTime = "recorded_time"
 	CheckRule         = "rule"
 	CheckViews        = "views"
+	// CheckForeign: a record this ledger did not write, or a copy of one
+	// it did. It stays in the log, marked; nothing counts it.
+	CheckForeign = "foreign"
+	// CheckProof: the records' proofs could not be checked.
+	CheckProof = "proof"
 )
 
 // Finding is one thing wrong with the log.
@@ -86,6 +92,11 @@ type Input struct {
 	Progress io.Writer
 	// Note, if set, says why no reference is compared.
 	Note string
+	// Proofs says how records' proofs are checked: "key" (with the log
+	// key: records without this ledger's proof are foreign), "server" (by
+	// the server read through its API, which marks foreign records), or
+	// "" (not at all: no key).
+	Proofs string
 }
 
 // Report is verify's result.
@@ -93,6 +104,7 @@ type Report struct {
 	Records       uint64    `json:"records"`
 	Aggregates    int       `json:"aggregates"`
 	LastSequence  uint64    `json:"last_sequence"`
+	Foreign       uint64    `json:"foreign_records"`
 	ViewsCompared string    `json:"views_compared,omitempty"`
 	Findings      []Finding `json:"findings"`
 }
@@ -126,7 +138,7 @@ const maxFindingsPerCheck = 1000
 // a replay from scratch.
 func Verify(ctx context.Context, in Input) (*Report, error) {
 	v := &verifier{ctx: ctx, in: in, report: &Report{Findings: []Finding{}}, aggs: map[domain.Ref]*domain.Aggregate{},
-		views: projections.NewViews(in.History), perCheck: map[string]int{}}
+		views: projections.NewViews(in.History), perCheck: map[string]int{}, versions: eventstore.Versions{}}
 	if v.in.Clock.IsZero() {
 		v.in.Clock = time.Now()
 	}
@@ -165,6 +177,9 @@ type verifier struct {
 	prevTime time.Time
 	compared bool
 	viewsBad bool
+	versions eventstore.Versions
+	// unproven is set once a record with a proof was met without a key.
+	unproven bool
 }
 
 func (v *verifier) find(f Finding) {
@@ -185,6 +200,9 @@ func (v *verifier) record(seq uint64, rec domain.Record, decodeErr error) error 
 	if decodeErr != nil {
 		v.find(Finding{Check: CheckDecode, Sequence: seq, Detail: decodeErr.Error()})
 		v.viewsBad = true
+		return nil
+	}
+	if v.foreign(&rec) {
 		return nil
 	}
 	if rec.RecordedTime.Before(v.prevTime) {
@@ -225,6 +243,35 @@ func (v *verifier) record(seq uint64, rec domain.Record, decodeErr error) error 
 		v.compare(ctx)
 	}
 	return nil
+}
+
+// foreign reports a foreign record as a finding and moves the views past
+// it; it reports whether rec was one. A record that decodes but does not
+// continue its aggregate is a copy of a stored one (or out of order): with
+// proofs checked that is what it is; without, it is left to the version
+// and id checks, as before proofs existed.
+func (v *verifier) foreign(rec *domain.Record) bool {
+	if rec.Foreign == nil && v.in.Proofs == "" && rec.MAC != "" && !v.unproven {
+		v.unproven = true
+		v.find(Finding{Check: CheckProof, Sequence: rec.Sequence, Detail: "records carry proofs, but verify has no log key to check them: records the ledger did not write cannot be told from its own (give --log-key FILE, the ledger's log.key)"})
+	}
+	if rec.Foreign == nil && v.in.Proofs != "" {
+		v.versions.Next(rec)
+	}
+	f := rec.Foreign
+	if f == nil {
+		return false
+	}
+	v.report.Foreign++
+	v.find(Finding{Check: CheckForeign, Sequence: rec.Sequence, Aggregate: f.Subject, Detail: fmt.Sprintf("%s: %s; it stays in the log, marked, and counts nowhere", f.Reason, f.Detail)})
+	if err := v.views.Apply(v.ctx, rec); err != nil {
+		v.find(Finding{Check: CheckViews, Sequence: rec.Sequence, Detail: "the views cannot pass it: " + err.Error()})
+		v.viewsBad = true
+	}
+	if ref := v.in.Reference; ref != nil && ref.Sequence == rec.Sequence {
+		v.compare(v.ctx)
+	}
+	return true
 }
 
 // checkRules asks domain/ whether the event was acceptable when it was

@@ -284,7 +284,7 @@ func (l *Ledger) load(ctx context.Context, ref domain.Ref, e *aggEntry) error {
 	if e.agg == nil {
 		e.agg = domain.NewAggregate(ref)
 	}
-	recs, err := l.store.ReadAggregateAfter(ctx, ref, e.agg.LastSequence())
+	recs, err := l.store.ReadAggregateAfter(ctx, ref, e.agg.LastSequence(), e.agg.Version())
 	if err != nil {
 		e.agg = nil
 		return err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -170,13 +171,15 @@ var (
 	descLag              = prometheus.NewDesc("planledger_views_lag_events", "Events in the log the views have not applied yet.", nil, nil)
 	descStoreUp          = prometheus.NewDesc("planledger_store_up", "1 if the store answered this scrape, else 0.", nil, nil)
 	descGrouped          = prometheus.NewDesc("planledger_group_commit_batches_total", "Atomic batches group commit formed from several appends.", nil, nil)
+	descForeign          = prometheus.NewDesc("planledger_foreign_records_total", "Records in the log this ledger did not write (or copies of its own), by reason: never in any view; they stay in the log, marked.", []string{"reason"}, nil)
+	descForeignLast      = prometheus.NewDesc("planledger_foreign_record_last_sequence", "Sequence of the latest foreign record in the log, 0 if there is none.", nil, nil)
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
 
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
-		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes} {
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast} {
 		ch <- d
 	}
 }
@@ -196,6 +199,8 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 		confs     projections.ConferencesView
 		members   = map[string]int{}
 		seq       uint64
+		foreign   map[domain.ForeignReason]uint64
+		lastAlien uint64
 	)
 	c.views.Read(func(v *projections.Views) {
 		programs, coverage, ratio, terms = v.Programs(now), v.PartyCoverage(), v.LeadershipRatio(now), v.Reelections(now)
@@ -208,6 +213,10 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		seq = v.Sequence
+		foreign = maps.Clone(v.Foreign.Counts)
+		if n := len(v.Foreign.Latest); n > 0 {
+			lastAlien = v.Foreign.Latest[n-1].Sequence
+		}
 	})
 	for _, p := range programs.Programs {
 		gauge(descProgramDelivered, float64(p.Delivered), p.Program)
@@ -244,6 +253,10 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	for _, reason := range domain.ForeignReasons {
+		counter(descForeign, foreign[reason], string(reason))
+	}
+	gauge(descForeignLast, float64(lastAlien))
 	fromTail, readBack := c.store.RecordedTimeSources()
 	counter(descRecordedTimes, fromTail, "tail")
 	counter(descRecordedTimes, readBack, "read_back")

@@ -13,12 +13,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logkey"
 	"planledger/projections"
 )
 
@@ -73,6 +75,8 @@ type Server struct {
 
 	stopViews context.CancelFunc
 	viewsDone chan struct{}
+
+	foreignSeen atomic.Uint64
 }
 
 // Open opens the store, loads the tokens, publishes the shipped plan on an
@@ -130,6 +134,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	cfg.Store.Logger = cfg.Logger
+	if cfg.Store.Key == nil {
+		// The ledger proves every record it appends: its key is made on
+		// first start, in the data folder unless given.
+		cfg.Store.CreateKey = true
+		if cfg.Store.KeyFile == "" && cfg.Store.URL != "" {
+			cfg.Store.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
+		}
+	}
 	s.store, err = eventstore.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
@@ -147,6 +159,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.views = projections.NewRunner(s.store, s.log, filepath.Join(cfg.DataDir, CheckpointFile))
 	s.views.KeepSnapshots(filepath.Join(cfg.DataDir, SnapshotDir))
+	s.views.OnForeign = s.logForeign
 	if err := s.views.Open(ctx); err != nil {
 		return nil, fmt.Errorf("views: %w", err)
 	}
@@ -157,6 +170,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// already reflects the log.
 	if err := s.views.CatchUp(ctx); err != nil {
 		return nil, fmt.Errorf("views: %w", err)
+	}
+	if f := s.views.Foreign(); f.Total() > 0 {
+		s.log.Warn("the log holds records this ledger did not write; they stay, marked, and count nowhere (GET /readyz lists the latest, planledger verify all)",
+			"foreign_records", f.Total(), "latest_sequence", f.Latest[len(f.Latest)-1].Sequence)
 	}
 	vctx, stopViews := context.WithCancel(context.Background())
 	s.stopViews = stopViews
@@ -335,5 +352,28 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the views reflect sequence %d; the log is at %d", views, last)})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "log_sequence": last, "views_sequence": views})
+	body := map[string]any{"status": "ready", "log_sequence": last, "views_sequence": views}
+	// Foreign records do not make the ledger unready (it reads past them),
+	// but whoever looks is told.
+	if f := s.views.Foreign(); f.Total() > 0 {
+		body["foreign_records"] = map[string]any{"total": f.Total(), "by_reason": f.Counts, "latest": f.Latest,
+			"note": "records in the log this ledger did not write (or copies of its own): never in any view; they stay, marked; run planledger verify for all of them"}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
+
+// logForeign logs each foreign record the views pass over, once; a flood
+// is summarised.
+func (s *Server) logForeign(rec *domain.Record) {
+	n := s.foreignSeen.Add(1)
+	if n > maxForeignLogged && n%maxForeignLogged != 0 {
+		return
+	}
+	f := rec.Foreign
+	s.log.Warn("foreign record in the log: not written by this ledger; it stays, marked, and counts nowhere",
+		"sequence", rec.Sequence, "reason", f.Reason, "nats_subject", f.Subject, "detail", f.Detail, "seen_since_start", n)
+}
+
+// maxForeignLogged is how many foreign records are logged one by one;
+// past it, one line in that many.
+const maxForeignLogged = 1000

@@ -1,0 +1,135 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// ForeignReason says why a record in the log is foreign.
+type ForeignReason string
+
+// Why a record is foreign. The list only grows.
+const (
+	// ForeignNoProof: the record carries no proof that this ledger wrote it.
+	ForeignNoProof ForeignReason = "no_proof"
+	// ForeignBadProof: its proof is not this ledger's proof of it.
+	ForeignBadProof ForeignReason = "bad_proof"
+	// ForeignUndecodable: it is not a ledger record.
+	ForeignUndecodable ForeignReason = "undecodable"
+	// ForeignWrongSubject: it is stored on a subject its body does not name.
+	ForeignWrongSubject ForeignReason = "wrong_subject"
+	// ForeignReplayed: a copy of a record its aggregate already holds
+	// (its version is not the aggregate's next).
+	ForeignReplayed ForeignReason = "replayed"
+)
+
+// ForeignReasons lists every reason, for metrics.
+var ForeignReasons = []ForeignReason{ForeignNoProof, ForeignBadProof, ForeignUndecodable, ForeignWrongSubject, ForeignReplayed}
+
+// Foreign describes a message in the log that this ledger did not write,
+// or a copy of one it did: it is never folded into a view, never counted,
+// never part of an aggregate's history, and always reported. The log
+// cannot be cleaned, so it stays, marked.
+type Foreign struct {
+	Reason ForeignReason
+	// Detail says what exactly is wrong, for people.
+	Detail string
+	// Subject is the NATS subject it is stored on.
+	Subject string
+	// Header holds its headers as stored, but for the server's control
+	// headers (Nats-*) and the recorded time, which the record carries.
+	Header map[string][]string
+	// Body is its body, byte for byte.
+	Body []byte
+}
+
+// ForeignType is the CloudEvents type under which a foreign record is shown.
+const ForeignType = "planledger.foreign_record"
+
+// foreignEvent is how a foreign record is shown and exported: a CloudEvent
+// of the ledger's own, whose data holds the message exactly as stored.
+type foreignEvent struct {
+	SpecVersion     string      `json:"specversion"`
+	ID              string      `json:"id"`
+	Source          string      `json:"source"`
+	Type            string      `json:"type"`
+	Time            time.Time   `json:"time"`
+	DataContentType string      `json:"datacontenttype"`
+	Data            foreignData `json:"data"`
+	Sequence        uint64      `json:"sequence"`
+	RecordedTime    time.Time   `json:"recordedtime"`
+	IsForeign       bool        `json:"foreign"`
+	Reason          string      `json:"foreignreason"`
+}
+
+// foreignData is a foreign record's data. It holds what the log holds and
+// nothing an interpretation adds (the detail of its reason is said by
+// verify, /readyz and the log, not here): an export line must depend on
+// the stored message alone.
+type foreignData struct {
+	Reason      ForeignReason       `json:"reason"`
+	NATSSubject string              `json:"nats_subject"`
+	Headers     map[string][]string `json:"headers,omitempty"`
+	// Body is the body as JSON where it is valid JSON in valid UTF-8, for
+	// people; BodyBase64 is always there and exact.
+	Body       json.RawMessage `json:"body,omitempty"`
+	BodyBase64 string          `json:"body_base64"`
+}
+
+// foreignSource is the CloudEvents source of every foreign record.
+const foreignSource = "/planledger/foreign"
+
+// ForeignID is the CloudEvents id of the foreign record at seq.
+func ForeignID(seq uint64) string { return "planledger-foreign-" + strconv.FormatUint(seq, 10) }
+
+// plainRecord is Record without its methods, encoded as the fields say.
+type plainRecord Record
+
+// MarshalJSON writes a genuine record as the event plus its place in the
+// log, and a foreign one as a CloudEvent of type ForeignType with the
+// extensions "foreign": true and "foreignreason".
+func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Foreign == nil {
+		return json.Marshal(plainRecord(r))
+	}
+	f := r.Foreign
+	d := foreignData{Reason: f.Reason, NATSSubject: f.Subject, Headers: f.Header,
+		BodyBase64: base64.StdEncoding.EncodeToString(f.Body)}
+	if utf8.Valid(f.Body) && json.Valid(f.Body) {
+		d.Body = f.Body
+	}
+	return json.Marshal(foreignEvent{SpecVersion: SpecVersion, ID: ForeignID(r.Sequence), Source: foreignSource, Type: ForeignType,
+		Time: r.RecordedTime, DataContentType: "application/json", Data: d,
+		Sequence: r.Sequence, RecordedTime: r.RecordedTime, IsForeign: true, Reason: string(f.Reason)})
+}
+
+// UnmarshalJSON reads either form MarshalJSON writes.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		Foreign bool `json:"foreign"`
+	}
+	if bytes.Contains(b, []byte(`"foreign"`)) {
+		if err := json.Unmarshal(b, &probe); err != nil {
+			return err
+		}
+	}
+	if !probe.Foreign {
+		return json.Unmarshal(b, (*plainRecord)(r))
+	}
+	var fe foreignEvent
+	if err := json.Unmarshal(b, &fe); err != nil {
+		return err
+	}
+	body, err := base64.StdEncoding.DecodeString(fe.Data.BodyBase64)
+	if err != nil {
+		return fmt.Errorf("foreign record %d: body_base64: %w", fe.Sequence, err)
+	}
+	*r = Record{Sequence: fe.Sequence, RecordedTime: fe.RecordedTime, Foreign: &Foreign{Reason: fe.Data.Reason,
+		Subject: fe.Data.NATSSubject, Header: fe.Data.Headers, Body: body}}
+	return nil
+}
