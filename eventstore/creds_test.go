@@ -63,8 +63,10 @@ func operatorServer(t *testing.T) (*eventstoretest.Server, nkeys.KeyPair) {
 }
 
 // writeCreds issues a user of the account signed by issuer and writes its
-// credentials file (JWT and seed), as `nsc generate creds` would.
-func writeCreds(t *testing.T, dir, name string, issuer nkeys.KeyPair, account string) string {
+// credentials file (JWT and seed), as `nsc generate creds` would. The user
+// has the ledger's deny list, as `nsc add user --deny-pub` would write it,
+// or perms's if given.
+func writeCreds(t *testing.T, dir, name string, issuer nkeys.KeyPair, account string, perms ...*server.Permissions) string {
 	t.Helper()
 	ukp, err := nkeys.CreateUser()
 	if err != nil {
@@ -73,9 +75,12 @@ func writeCreds(t *testing.T, dir, name string, issuer nkeys.KeyPair, account st
 	upub, _ := ukp.PublicKey()
 	uc := jwt.NewUserClaims(upub)
 	uc.IssuerAccount = account
-	// The same deny list as the embedded server's ledger user, as
-	// `nsc add user --deny-pub` would write it.
-	uc.Pub.Deny.Add(eventstore.LedgerPermissions(eventstore.DefaultStream).Publish.Deny...)
+	if len(perms) == 0 {
+		uc.Pub.Deny.Add(eventstore.LedgerPermissions(eventstore.DefaultStream).Publish.Deny...)
+	} else { // --allow-pub, --allow-sub
+		uc.Pub.Allow.Add(perms[0].Publish.Allow...)
+		uc.Sub.Allow.Add(perms[0].Subscribe.Allow...)
+	}
 	ujwt, err := uc.Encode(issuer)
 	if err != nil {
 		t.Fatal(err)
@@ -147,5 +152,27 @@ func TestCredsFile(t *testing.T) {
 	}
 	if n := lastSeq(t, s); n != 2 {
 		t.Fatalf("after the delete attempt the log has %d records, want 2", n)
+	}
+
+	// The README's read-only operator user: it reads, and may not write.
+	op, err := nats.Connect(url, nats.UserCredentials(writeCreds(t, dir, "operator", akp, apub, eventstore.OperatorPermissions(eventstore.DefaultStream))),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	ojs, _ := jetstream.New(op, jetstream.WithDefaultTimeout(time.Second))
+	str, err := ojs.Stream(context.Background(), s.StreamName())
+	if err != nil {
+		t.Fatalf("operator: stream info: %v", err)
+	}
+	if m, err := str.GetMsg(context.Background(), 2); err != nil || !strings.Contains(string(m.Data), `"id":"c2"`) {
+		t.Fatalf("operator: read sequence 2: %v", err)
+	}
+	if _, err := ojs.Publish(context.Background(), eventstore.SubjectPrefix+".society.creds", []byte(`{}`)); err == nil {
+		t.Fatal("the operator user published to the log")
+	}
+	if n := lastSeq(t, s); n != 2 {
+		t.Fatalf("after the operator's publish the log has %d records, want 2", n)
 	}
 }

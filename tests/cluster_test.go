@@ -267,14 +267,26 @@ func failoverLoad(t *testing.T, a, b *testServer, disrupt, restore func()) {
 }
 
 // TestDeployClusterConfigs: the three-node configuration in deploy/ is one
-// nats-server accepts.
+// nats-server accepts, and its read-only operator user has the embedded
+// server's operator permissions.
 func TestDeployClusterConfigs(t *testing.T) {
 	bin := eventstoretest.ServerBinary(t)
+	perms := eventstore.OperatorPermissions(eventstore.DefaultStream)
 	for i := 1; i <= 3; i++ {
-		cmd := exec.Command(bin, "-t", "-c", fmt.Sprintf("../deploy/cluster/nats-%d.conf", i))
-		cmd.Env = append(os.Environ(), "LEDGER_PASSWORD=secret", "OPERATOR_PASSWORD=secret")
+		file := fmt.Sprintf("../deploy/cluster/nats-%d.conf", i)
+		cmd := exec.Command(bin, "-t", "-c", file)
+		cmd.Env = append(os.Environ(), "LEDGER_PASSWORD=secret", "OPERATOR_PASSWORD=secret", "ADMIN_PASSWORD=secret")
 		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "is valid") {
 			t.Errorf("nats-%d.conf: %v\n%s", i, err, out)
+		}
+		conf, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, subj := range append(perms.Publish.Allow, perms.Subscribe.Allow...) {
+			if !strings.Contains(string(conf), `"`+subj+`"`) {
+				t.Errorf("nats-%d.conf: the operator user lacks %s", i, subj)
+			}
 		}
 	}
 }
