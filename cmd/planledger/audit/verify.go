@@ -101,13 +101,13 @@ type Input struct {
 
 // Report is verify's result.
 type Report struct {
-	Records       uint64    `json:"records"`
-	Aggregates    int       `json:"aggregates"`
-	LastSequence  uint64    `json:"last_sequence"`
-	Foreign       uint64    `json:"foreign_records"`
+	Records      uint64 `json:"records"`
+	Aggregates   int    `json:"aggregates"`
+	LastSequence uint64 `json:"last_sequence"`
+	Foreign      uint64 `json:"foreign_records"`
 	// Proofs says who checked the records' proofs: "key", "server", or ""
 	// (nobody: verify had no log key).
-	Proofs string `json:"proofs_checked_by"`
+	Proofs        string    `json:"proofs_checked_by"`
 	ViewsCompared string    `json:"views_compared,omitempty"`
 	Findings      []Finding `json:"findings"`
 }
