@@ -83,6 +83,7 @@ type SocietyRatio struct {
 	SocietyID string `json:"society_id"`
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`
+	City      string `json:"city,omitempty"`
 	domain.RatioResult
 }
 
@@ -110,7 +111,7 @@ func (v *Views) LeadershipRatio(clock time.Time) LeadershipRatioView {
 			r = domain.Ratio(s.Society.Leadership, plan.LeadershipRule)
 		}
 		out.Counts[r.Status]++
-		out.Societies = append(out.Societies, SocietyRatio{SocietyID: s.Ref.ID, Name: s.Society.Info.Name, Kind: s.Society.Info.Kind, RatioResult: r})
+		out.Societies = append(out.Societies, SocietyRatio{SocietyID: s.Ref.ID, Name: s.Society.Info.Name, Kind: s.Society.Info.Kind, City: s.Society.Info.City, RatioResult: r})
 	})
 	return out
 }
@@ -122,13 +123,30 @@ type PartyCoverageView struct {
 	WithPartyOrganization int      `json:"with_party_organization"`
 	Ratio                 float64  `json:"ratio"`
 	Without               []string `json:"without"`
+	// WithoutSocieties names the societies of Without, in the same order.
+	WithoutSocieties []SocietyName `json:"without_societies"`
+}
+
+// SocietyName is a society's id with its registered name.
+type SocietyName struct {
+	SocietyID string `json:"society_id"`
+	Name      string `json:"name"`
+}
+
+// SocietyName is the registered name of society id, "" if it is not
+// registered.
+func (v *Views) SocietyName(id string) string {
+	if s, ok := v.Summaries[domain.Ref{Type: domain.AggregateSociety, ID: id}]; ok && s.Exists() {
+		return s.Society.Info.Name
+	}
+	return ""
 }
 
 // PartyCoverage counts provincial societies, associations and research
 // societies with a party organisation; municipal associations are not
 // counted.
 func (v *Views) PartyCoverage() PartyCoverageView {
-	out := PartyCoverageView{Sequence: v.Sequence, Without: []string{}}
+	out := PartyCoverageView{Sequence: v.Sequence, Without: []string{}, WithoutSocieties: []SocietyName{}}
 	v.each(domain.AggregateSociety, func(s *domain.Summary) {
 		if s.Society.Info.Kind == domain.KindMunicipalAssociation {
 			return
@@ -138,6 +156,7 @@ func (v *Views) PartyCoverage() PartyCoverageView {
 			out.WithPartyOrganization++
 		} else {
 			out.Without = append(out.Without, s.Ref.ID)
+			out.WithoutSocieties = append(out.WithoutSocieties, SocietyName{SocietyID: s.Ref.ID, Name: s.Society.Info.Name})
 		}
 	})
 	if out.Societies > 0 {
@@ -208,10 +227,12 @@ type ProgramProgress struct {
 
 // ProgramsView is the programs view.
 type ProgramsView struct {
-	Sequence uint64            `json:"sequence"`
-	PlanID   string            `json:"plan_id"`
-	Year     int               `json:"year,omitempty"`
-	Programs []ProgramProgress `json:"programs"`
+	Sequence   uint64            `json:"sequence"`
+	PlanID     string            `json:"plan_id"`
+	Year       int               `json:"year,omitempty"`
+	DocumentNo string            `json:"document_no,omitempty"`
+	Title      string            `json:"title,omitempty"`
+	Programs   []ProgramProgress `json:"programs"`
 }
 
 // Programs counts what each programme delivered in the year of the plan
@@ -219,7 +240,7 @@ type ProgramsView struct {
 // service teams with a delivery (retracted events count nowhere).
 func (v *Views) Programs(clock time.Time) ProgramsView {
 	id, plan, ok := v.PlanInForce(clock)
-	out := ProgramsView{Sequence: v.Sequence, PlanID: id, Year: plan.Year, Programs: []ProgramProgress{}}
+	out := ProgramsView{Sequence: v.Sequence, PlanID: id, Year: plan.Year, DocumentNo: plan.DocumentNo, Title: plan.Title, Programs: []ProgramProgress{}}
 	inYear := func(d domain.Date) bool {
 		return !d.IsZero() && (!ok || d.Time().In(domain.CST).Year() == plan.Year)
 	}
@@ -255,11 +276,12 @@ func (v *Views) Programs(clock time.Time) ProgramsView {
 
 // DecisionStage is one decision's place in 三议一公布.
 type DecisionStage struct {
-	DecisionID string `json:"decision_id"`
-	SocietyID  string `json:"society_id"`
-	Category   string `json:"category"`
-	Title      string `json:"title"`
-	Stage      string `json:"stage"`
+	DecisionID  string `json:"decision_id"`
+	SocietyID   string `json:"society_id"`
+	SocietyName string `json:"society_name"`
+	Category    string `json:"category"`
+	Title       string `json:"title"`
+	Stage       string `json:"stage"`
 }
 
 // DecisionsView is the decisions view.
@@ -278,7 +300,7 @@ func (v *Views) Decisions() DecisionsView {
 	v.each(domain.AggregateDecision, func(s *domain.Summary) {
 		d := s.Decision
 		out.Counts[d.Stage]++
-		out.Decisions = append(out.Decisions, DecisionStage{DecisionID: s.Ref.ID, SocietyID: d.Proposal.SocietyID, Category: d.Proposal.Category, Title: d.Proposal.Title, Stage: d.Stage})
+		out.Decisions = append(out.Decisions, DecisionStage{DecisionID: s.Ref.ID, SocietyID: d.Proposal.SocietyID, SocietyName: v.SocietyName(d.Proposal.SocietyID), Category: d.Proposal.Category, Title: d.Proposal.Title, Stage: d.Stage})
 	})
 	return out
 }
@@ -297,7 +319,9 @@ type ConferenceRow struct {
 	Level            string `json:"level"`
 	Program          string `json:"program,omitempty"`
 	OrganizerSociety string `json:"organizer_society"`
-	City             string `json:"city,omitempty"`
+	// OrganizerName is the organizing society's registered name.
+	OrganizerName string `json:"organizer_society_name"`
+	City          string `json:"city,omitempty"`
 	ConferenceTotals
 }
 
@@ -321,7 +345,7 @@ func (v *Views) Conferences() ConferencesView {
 	v.each(domain.AggregateConference, func(s *domain.Summary) {
 		c := s.Conference
 		row := ConferenceRow{ConferenceID: s.Ref.ID, Title: c.Info.Title, Level: c.Info.Level, Program: c.Info.Program,
-			OrganizerSociety: c.Info.OrganizerSociety, City: c.Info.City,
+			OrganizerSociety: c.Info.OrganizerSociety, OrganizerName: v.SocietyName(c.Info.OrganizerSociety), City: c.Info.City,
 			ConferenceTotals: ConferenceTotals{Sessions: c.Sessions, OnlineSessions: c.OnlineSessions, Attendees: c.Attendees}}
 		out.Conferences = append(out.Conferences, row)
 		out.Totals.Conferences++
@@ -338,11 +362,12 @@ func (v *Views) Conferences() ConferencesView {
 
 // TeamRow is one service team.
 type TeamRow struct {
-	TeamID    string `json:"team_id"`
-	SocietyID string `json:"society_id"`
-	Industry  string `json:"industry"`
-	Title     string `json:"title"`
-	Program   string `json:"program"`
+	TeamID      string `json:"team_id"`
+	SocietyID   string `json:"society_id"`
+	SocietyName string `json:"society_name"`
+	Industry    string `json:"industry"`
+	Title       string `json:"title"`
+	Program     string `json:"program"`
 	domain.DeliveryTotals
 }
 
@@ -362,7 +387,7 @@ func (v *Views) VolunteerServices() VolunteerServicesView {
 	out := VolunteerServicesView{Sequence: v.Sequence, Teams: []TeamRow{}}
 	v.each(domain.AggregateServiceTeam, func(s *domain.Summary) {
 		t := s.ServiceTeam
-		out.Teams = append(out.Teams, TeamRow{TeamID: s.Ref.ID, SocietyID: t.Info.SocietyID, Industry: t.Info.Industry, Title: t.Info.Title, Program: t.Program(), DeliveryTotals: t.Totals})
+		out.Teams = append(out.Teams, TeamRow{TeamID: s.Ref.ID, SocietyID: t.Info.SocietyID, SocietyName: v.SocietyName(t.Info.SocietyID), Industry: t.Info.Industry, Title: t.Info.Title, Program: t.Program(), DeliveryTotals: t.Totals})
 		out.Totals.Teams++
 		out.Totals.Add(t.Totals)
 	})

@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tokens := fs.String("tokens", "", "tokens file (JSON, hashed tokens); without it an admin token is created in the data folder on first start")
 	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes")
 	noPlan := fs.Bool("no-shipped-plan", false, "do not publish the shipped 2021 plan on an empty log (to import another ledger's export through the API)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark the web site's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -40,6 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		DataDir:       sf.dataDir,
 		MaxBody:       *maxBody,
 		NoShippedPlan: *noPlan,
+		SecureCookies: *secureCookies,
 		Logger:        log,
 		Out:           stdout,
 	})

@@ -40,6 +40,9 @@ type Config struct {
 	CacheSize int
 	// NoShippedPlan skips publishing the 2021 plan on an empty log.
 	NoShippedPlan bool
+	// SecureCookies marks the web site's session cookie Secure on plain
+	// HTTP too (behind a proxy that terminates TLS).
+	SecureCookies bool
 	// ViewWait bounds how long a view request with min_sequence waits;
 	// 5s if zero.
 	ViewWait time.Duration
@@ -310,6 +313,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /healthz", s.handleHealthz)
 	handle("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.handleMetrics())
+	s.site().Routes(handle) // the web pages: GET /, /societies, /aggregates/..., /signin, /static/...
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the API in the README", r.Method, r.URL.Path))
 	})
