@@ -172,9 +172,13 @@ func (b *browserTab) shot(name string) {
 	}
 }
 
-func (b *browserTab) viewport(width int64) {
+// shotWidths checks and saves the page at a phone's width and a desktop's.
+func (b *browserTab) shotWidths(name string) {
 	b.t.Helper()
-	b.do(chromedp.EmulateViewport(width, 900))
+	for _, w := range []int64{375, 1440} {
+		b.do(chromedp.EmulateViewport(w, 900))
+		b.shot(fmt.Sprintf("%s-%d", name, w))
+	}
 }
 
 // offOrigin lists the requests the pages made to any other origin.
@@ -281,10 +285,7 @@ func TestSiteInBrowser(t *testing.T) {
 		if txt := b.text("#coverage"); !strings.Contains(txt, "33%") || !strings.Contains(txt, "3 个学会中 1 个") {
 			t.Fatalf("party coverage %q, want 1 of 3 societies, 33%%", txt)
 		}
-		b.shot("overview-1440")
-		b.viewport(375)
-		b.shot("overview-375")
-		b.viewport(1440)
+		b.shotWidths("overview")
 	})
 
 	t.Run("society page shows its leadership shares", func(t *testing.T) {
@@ -306,10 +307,7 @@ func TestSiteInBrowser(t *testing.T) {
 		if txt := b.text("#profile"); !strings.Contains(txt, "不符合") {
 			t.Errorf("hn-phys profile %q does not say 不符合 (not compliant)", txt)
 		}
-		b.shot("society-1440")
-		b.viewport(375)
-		b.shot("society-375")
-		b.viewport(1440)
+		b.shotWidths("society")
 	})
 
 	t.Run("a retraction is struck through with its reason", func(t *testing.T) {
@@ -327,10 +325,7 @@ func TestSiteInBrowser(t *testing.T) {
 		if txt := b.text("#event"); !strings.Contains(txt, "已撤回") || !strings.Contains(txt, retractionReason) {
 			t.Fatalf("the record's page %q does not say it was retracted, and why", txt)
 		}
-		b.shot("event-1440")
-		b.viewport(375)
-		b.shot("event-375")
-		b.viewport(1440)
+		b.shotWidths("event")
 	})
 
 	t.Run("as of a date shows the earlier state", func(t *testing.T) {

@@ -25,6 +25,8 @@ type base struct {
 	Nav    string // the current navigation entry
 	AsOf   *asOfState
 	carry  url.Values
+	// names are the registered names of the societies a history names.
+	names map[string]string
 }
 
 // asOfState is the moment a page shows, when it is not now.

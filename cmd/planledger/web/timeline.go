@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,32 @@ func (s *Site) history(ctx context.Context, b *base, ref domain.Ref) ([]domain.R
 	if len(recs) == 0 || !b.Reader.MayRead(owner) {
 		return nil, "", notFound()
 	}
-	return recs, owner, nil
+	return recs, owner, s.nameSocieties(ctx, b, owner, recs)
+}
+
+// societyFields are the data fields that name a society by its id.
+var societyFields = []string{"society_id", "organizer_society", "lead_society"}
+
+// nameSocieties looks up the names of the owner and of the societies the
+// records name, as the page's views know them, for the page to show.
+func (s *Site) nameSocieties(ctx context.Context, b *base, owner string, recs []domain.Record) error {
+	b.names = map[string]string{owner: ""}
+	for i := range recs {
+		var d map[string]json.RawMessage
+		_ = json.Unmarshal(recs[i].Data, &d)
+		for _, k := range societyFields {
+			var id string
+			if json.Unmarshal(d[k], &id) == nil && id != "" {
+				b.names[id] = ""
+			}
+		}
+	}
+	return s.withViews(ctx, b, func(v *projections.Views, _ time.Time) error {
+		for id := range b.names {
+			b.names[id] = v.SocietyName(id)
+		}
+		return nil
+	})
 }
 
 // ownerOf is the society an aggregate belongs to, fixed by its first
@@ -169,6 +195,9 @@ func (b *base) value(key string, raw json.RawMessage) string {
 		if kind, ok := fieldKinds[key]; ok {
 			return b.L(kind, v)
 		}
+		if name := b.names[v]; name != "" && slices.Contains(societyFields, key) {
+			return name + " (" + v + ")"
+		}
 		return v
 	case json.Number:
 		return v.String()
@@ -203,7 +232,11 @@ func (b *base) members(list []any) string {
 	if b.Lang == langEN {
 		sep = ", "
 	}
-	return b.Tf("society.members", len(list)) + ": " + strings.Join(parts, sep)
+	colon := "："
+	if b.Lang == langEN {
+		colon = ": "
+	}
+	return b.Tf("society.members", len(list)) + colon + strings.Join(parts, sep)
 }
 
 type aggregatePage struct {
@@ -227,14 +260,10 @@ func (s *Site) handleAggregate(r *http.Request, b *base) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	p := &aggregatePage{base: b, Ref: ref, TypeLabel: b.L("aggregate", string(ref.Type)), Owner: owner, Name: displayName(recs)}
-	err = s.withViews(r.Context(), b, func(v *projections.Views, _ time.Time) error {
-		p.OwnerName = v.SocietyName(owner)
-		return nil
-	})
-	p.Timeline = b.timeline(ref, recs)
+	p := &aggregatePage{base: b, Ref: ref, TypeLabel: b.L("aggregate", string(ref.Type)), Owner: owner,
+		OwnerName: b.names[owner], Name: displayName(recs), Timeline: b.timeline(ref, recs)}
 	b.Title, b.Nav = cmp.Or(p.Name, ref.String()), "societies"
-	return "aggregate", p, err
+	return "aggregate", p, nil
 }
 
 // displayName is the name or title the aggregate's first event gave it.
