@@ -386,7 +386,7 @@ func TestSiteInBrowser(t *testing.T) {
 		b.signOut()
 		b.shot("signin-1440")
 		for _, c := range cookies {
-			if c.Name != "planledger_session" {
+			if c.Name != "planledger-session" {
 				continue
 			}
 			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {

@@ -150,7 +150,7 @@ func TestSiteSessions(t *testing.T) {
 		t.Fatalf("signed out: %d to %q, want 303 to the sign-in form", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// A token in the address never signs anyone in.
-	if resp, _ := b.do("GET", "/signin?token="+auditToken, nil); b.cookie("planledger_session") != nil || resp.StatusCode != 200 {
+	if resp, _ := b.do("GET", "/signin?token="+auditToken, nil); b.cookie("planledger-session") != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /signin?token=...: %d and a session cookie", resp.StatusCode)
 	}
 	_, page := b.do("GET", "/signin", nil)
@@ -158,7 +158,7 @@ func TestSiteSessions(t *testing.T) {
 	if resp, _ := b.do("POST", "/signin?token="+auditToken, url.Values{"form": {form}, "next": {"/"}}, "Origin", ts.url); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("POST /signin with the token in the address: %d, want 401", resp.StatusCode)
 	}
-	if resp := b.signIn("not-a-token"); resp.StatusCode != http.StatusUnauthorized || b.cookie("planledger_session") != nil {
+	if resp := b.signIn("not-a-token"); resp.StatusCode != http.StatusUnauthorized || b.cookie("planledger-session") != nil {
 		t.Fatalf("unknown token: %d", resp.StatusCode)
 	}
 	// Another origin, or a form not from this browser, is refused.
@@ -177,7 +177,7 @@ func TestSiteSessions(t *testing.T) {
 	}
 	var sc *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == "planledger_session" {
+		if c.Name == "planledger-session" {
 			sc = c
 		}
 	}
@@ -203,7 +203,7 @@ func TestSiteSessions(t *testing.T) {
 		t.Fatalf("sign out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	old := newBrowserSession(t, ts)
-	old.jar.SetCookies(mustURL(t, ts.url), []*http.Cookie{{Name: "planledger_session", Value: sc.Value}})
+	old.jar.SetCookies(mustURL(t, ts.url), []*http.Cookie{{Name: "planledger-session", Value: sc.Value}})
 	if resp, _ := old.do("GET", "/", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the signed-out session still opens the overview: %d", resp.StatusCode)
 	}
@@ -219,7 +219,7 @@ func TestSiteSecureCookieBehindTLSProxy(t *testing.T) {
 	ts := startServer(t, func(c *server.Config) { c.SecureCookies = true })
 	resp := newBrowserSession(t, ts).signIn(auditToken)
 	for _, c := range resp.Cookies() {
-		if c.Name == "planledger_session" && c.Secure {
+		if c.Name == "planledger-session" && c.Secure {
 			return
 		}
 	}

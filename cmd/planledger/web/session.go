@@ -17,10 +17,10 @@ import (
 // the session's CSRF token and its end. Signing out forgets the session;
 // a restart forgets them all (readers sign in again).
 const (
-	sessionCookie = "planledger_session"
+	sessionCookie = "planledger-session"
 	// signinCookie binds the sign-in form to the browser that asked for
 	// it (there is no session yet to bind it to).
-	signinCookie = "planledger_signin"
+	signinCookie = "planledger-signin"
 	signinTTL    = time.Hour
 	maxSessions  = 10_000
 )
