@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -252,7 +253,7 @@ func wantPrograms(t *testing.T, ts *testServer, query string) map[string][3]stri
 			f[1] = strconv.Itoa(*p.Target)
 		}
 		if p.Progress != nil {
-			f[2] = fmt.Sprintf("%.0f%%", *p.Progress*100)
+			f[2] = strconv.FormatFloat(math.Round(*p.Progress*100), 'f', 0, 64) + "%" // whole percents, halves up
 		}
 		out[p.Program] = f
 	}

@@ -306,3 +306,22 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestSiteAsOfInput: a moment the site cannot read is a 400 page that says
+// what it takes; a good one shows its banner.
+func TestSiteAsOfInput(t *testing.T) {
+	ts := startServer(t)
+	b := newBrowserSession(t, ts)
+	b.signIn(auditToken)
+	for q, says := range map[string]string{"as_of=30/06/2021": "2021-06-30", "as_of=2021-06-30&axis=sideways": "want recorded or occurred"} {
+		resp, page := b.do("GET", "/societies?"+q, nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, says) {
+			t.Errorf("%s: %d, want 400 saying %q", q, resp.StatusCode, says)
+		}
+	}
+	resp, page := b.do("GET", "/societies?lang=en&as_of=2021-06-30&axis=occurred", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="asof-banner"`) || !strings.Contains(page, "occurred axis") ||
+		!strings.Contains(page, `href="/?as_of=2021-06-30&amp;axis=occurred&amp;lang=en"`) {
+		t.Fatalf("as of 2021-06-30 in English: %d, no banner or links that keep the moment:\n%s", resp.StatusCode, page)
+	}
+}

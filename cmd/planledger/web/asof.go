@@ -26,8 +26,8 @@ func (s *Site) withViews(ctx context.Context, b *base, fn func(v *projections.Vi
 	return fn(v, b.AsOf.T)
 }
 
-// asOfCache keeps the last few views rebuilt "as of", so that following
-// links at one moment (overview, a society, an aggregate) rebuilds once.
+// asOfCache keeps the last views rebuilt "as of", so that following links
+// at one moment (overview, a society, an aggregate) rebuilds once.
 // An entry is good while the live views have not moved: a record appended
 // since may change what the occurred axis shows. One rebuild runs at a
 // time, which also bounds what "as of" requests can cost the server.
@@ -43,7 +43,8 @@ type asOfEntry struct {
 	views *projections.Views
 }
 
-const asOfCacheSize = 4
+// asOfCacheSize is small: each entry is a whole copy of the views.
+const asOfCacheSize = 2
 
 func (c *asOfCache) get(ctx context.Context, s *Site, t time.Time, axis projections.Axis) (*projections.Views, error) {
 	c.mu.Lock()
