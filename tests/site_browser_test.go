@@ -295,7 +295,7 @@ func TestSiteInBrowser(t *testing.T) {
 		if n := b.count("tr[data-society]"); n != 3 {
 			t.Fatalf("the societies table has %d rows, want 3", n)
 		}
-		b.shot("societies-1440")
+		b.shotWidths("societies")
 		b.click(`tr[data-society="hn-phys"] a`)
 		if loc := b.location(); loc != "/societies/hn-phys" {
 			t.Fatalf("at %s", loc)
@@ -321,7 +321,7 @@ func TestSiteInBrowser(t *testing.T) {
 		if txt := b.text(`tr.retracted`); !strings.Contains(txt, "项目完成") || !strings.Contains(txt, retractionReason) {
 			t.Fatalf("retracted row %q lacks the event or the reason %q", txt, retractionReason)
 		}
-		b.shot("aggregate-1440")
+		b.shotWidths("aggregate")
 		b.click(`tr.retracted a`)
 		if txt := b.text("#event"); !strings.Contains(txt, "已撤回") || !strings.Contains(txt, retractionReason) {
 			t.Fatalf("the record's page %q does not say it was retracted, and why", txt)

@@ -23,6 +23,8 @@ const (
 	signinCookie = "planledger-signin"
 	signinTTL    = time.Hour
 	maxSessions  = 10_000
+	// maxForm bounds the body of the sign-in and sign-out forms.
+	maxForm = 16 << 10
 )
 
 type session struct {
@@ -160,6 +162,7 @@ func (s *Site) signInForm(w http.ResponseWriter, r *http.Request, b *base, next,
 // session.
 func (s *Site) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	secureHeaders(w)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	b := s.newBase(r)
 	if r.PostFormValue("lang") == langEN {
 		b.Lang = langEN
@@ -193,6 +196,7 @@ func (s *Site) handleSignIn(w http.ResponseWriter, r *http.Request) {
 // takes the session's CSRF token from the form and refuses other origins.
 func (s *Site) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	secureHeaders(w)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := s.xorigin.Check(r); err != nil {
 		http.Error(w, "cross-origin sign-out refused", http.StatusForbidden)
 		return
