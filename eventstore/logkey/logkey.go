@@ -103,12 +103,22 @@ func (k *Key) write(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written whole to a temporary file, then linked into place: the key
+	// file appears complete or not at all, and a link never replaces an
+	// existing one (a racing start loads the winner's key, never half a
+	// file).
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create log key: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
 	}
 	_, err = f.Write(append(b, '\n'))
 	if err == nil {
@@ -118,10 +128,12 @@ func (k *Key) write(path string) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
 		return fmt.Errorf("write log key %s: %w", path, err)
 	}
-	d, err := os.Open(filepath.Dir(path))
+	if err := os.Link(f.Name(), path); err != nil {
+		return fmt.Errorf("create log key: %w", err)
+	}
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
