@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // ForeignReason says why a record in the log is foreign.
@@ -51,34 +50,19 @@ type Foreign struct {
 // ForeignType is the CloudEvents type under which a foreign record is shown.
 const ForeignType = "planledger.foreign_record"
 
-// foreignEvent is how a foreign record is shown and exported: a CloudEvent
-// of the ledger's own, whose data holds the message exactly as stored.
+// foreignEvent reads the form a foreign record is shown in (see
+// AppendLine): a CloudEvent of the ledger's own, whose data holds the
+// message exactly as stored.
 type foreignEvent struct {
-	SpecVersion     string      `json:"specversion"`
-	ID              string      `json:"id"`
-	Source          string      `json:"source"`
-	Type            string      `json:"type"`
-	Time            time.Time   `json:"time"`
-	DataContentType string      `json:"datacontenttype"`
-	Data            foreignData `json:"data"`
-	Sequence        uint64      `json:"sequence"`
-	RecordedTime    time.Time   `json:"recordedtime"`
-	IsForeign       bool        `json:"foreign"`
-	Reason          string      `json:"foreignreason"`
-}
-
-// foreignData is a foreign record's data. It holds what the log holds and
-// nothing an interpretation adds (the detail of its reason is said by
-// verify, /readyz and the log, not here): an export line must depend on
-// the stored message alone.
-type foreignData struct {
-	Reason      ForeignReason       `json:"reason"`
-	NATSSubject string              `json:"nats_subject"`
-	Headers     map[string][]string `json:"headers,omitempty"`
-	// Body is the body as JSON where it is valid JSON in valid UTF-8, for
-	// people; BodyBase64 is always there and exact.
-	Body       json.RawMessage `json:"body,omitempty"`
-	BodyBase64 string          `json:"body_base64"`
+	Data struct {
+		Reason      ForeignReason       `json:"reason"`
+		NATSSubject string              `json:"nats_subject"`
+		Headers     map[string][]string `json:"headers"`
+		Body        json.RawMessage     `json:"body"`
+		BodyBase64  *string             `json:"body_base64"`
+	} `json:"data"`
+	Sequence     uint64    `json:"sequence"`
+	RecordedTime time.Time `json:"recordedtime"`
 }
 
 // foreignSource is the CloudEvents source of every foreign record.
@@ -87,25 +71,15 @@ const foreignSource = "/planledger/foreign"
 // ForeignID is the CloudEvents id of the foreign record at seq.
 func ForeignID(seq uint64) string { return "planledger-foreign-" + strconv.FormatUint(seq, 10) }
 
-// plainRecord is Record without its methods, encoded as the fields say.
+// plainRecord is Record without its methods, read as the fields say.
 type plainRecord Record
 
-// MarshalJSON writes a genuine record as the event plus its place in the
-// log, and a foreign one as a CloudEvent of type ForeignType with the
-// extensions "foreign": true and "foreignreason".
+// MarshalJSON writes the record's line (AppendLine): a genuine record as
+// the event plus its place in the log, a foreign one as a CloudEvent of
+// type ForeignType with the extensions "foreign": true and
+// "foreignreason".
 func (r Record) MarshalJSON() ([]byte, error) {
-	if r.Foreign == nil {
-		return json.Marshal(plainRecord(r))
-	}
-	f := r.Foreign
-	d := foreignData{Reason: f.Reason, NATSSubject: f.Subject, Headers: f.Header,
-		BodyBase64: base64.StdEncoding.EncodeToString(f.Body)}
-	if utf8.Valid(f.Body) && json.Valid(f.Body) {
-		d.Body = f.Body
-	}
-	return json.Marshal(foreignEvent{SpecVersion: SpecVersion, ID: ForeignID(r.Sequence), Source: foreignSource, Type: ForeignType,
-		Time: r.RecordedTime, DataContentType: "application/json", Data: d,
-		Sequence: r.Sequence, RecordedTime: r.RecordedTime, IsForeign: true, Reason: string(f.Reason)})
+	return AppendLine(nil, &r), nil
 }
 
 // UnmarshalJSON reads either form MarshalJSON writes.
@@ -125,9 +99,12 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &fe); err != nil {
 		return err
 	}
-	body, err := base64.StdEncoding.DecodeString(fe.Data.BodyBase64)
-	if err != nil {
-		return fmt.Errorf("foreign record %d: body_base64: %w", fe.Sequence, err)
+	body := []byte(fe.Data.Body)
+	if fe.Data.BodyBase64 != nil {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(*fe.Data.BodyBase64); err != nil {
+			return fmt.Errorf("foreign record %d: body_base64: %w", fe.Sequence, err)
+		}
 	}
 	*r = Record{Sequence: fe.Sequence, RecordedTime: fe.RecordedTime, Foreign: &Foreign{Reason: fe.Data.Reason,
 		Subject: fe.Data.NATSSubject, Header: fe.Data.Headers, Body: body}}

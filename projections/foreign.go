@@ -18,10 +18,6 @@ type ForeignRecords struct {
 	Counts map[domain.ForeignReason]uint64 `json:"counts"`
 	// Latest are the most recent, oldest first.
 	Latest []ForeignEntry `json:"latest"`
-	// Replayed are the sequences of copies of the ledger's own records:
-	// the only foreign records a reader cannot tell by themselves (their
-	// proofs hold; their aggregate's history tells), so log reads ask here.
-	Replayed []uint64 `json:"replayed"`
 }
 
 // ForeignEntry names one foreign record.
@@ -51,16 +47,6 @@ func (f *ForeignRecords) note(rec *domain.Record) {
 		f.Latest = slices.Delete(f.Latest, 0, 1)
 	}
 	f.Latest = append(f.Latest, ForeignEntry{Sequence: rec.Sequence, Reason: fr.Reason, Subject: fr.Subject, Detail: fr.Detail})
-	if fr.Reason == domain.ForeignReplayed {
-		f.Replayed = append(f.Replayed, rec.Sequence)
-	}
-}
-
-// IsReplayed reports whether the record at seq is a copy of one of the
-// ledger's own records.
-func (f *ForeignRecords) IsReplayed(seq uint64) bool {
-	_, ok := slices.BinarySearch(f.Replayed, seq)
-	return ok
 }
 
 // clone copies what a reader may keep.

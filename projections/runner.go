@@ -28,9 +28,6 @@ type Runner struct {
 
 	seq     atomic.Uint64
 	applied atomic.Uint64
-	// anyReplayed is set once the views hold a copy of a ledger record,
-	// so that log reads skip the lookup while there is none.
-	anyReplayed atomic.Bool
 
 	saveMu   sync.Mutex
 	saved    uint64 // sequence of the last checkpoint written
@@ -96,7 +93,6 @@ func (r *Runner) Open(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.views = v
-	r.anyReplayed.Store(len(v.Foreign.Replayed) > 0)
 	r.mu.Unlock()
 	r.saveMu.Lock()
 	r.saved, r.lastSave = v.Sequence, time.Now()
@@ -158,11 +154,8 @@ func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
 		r.mu.Unlock()
 		return err
 	}
-	if rec.Foreign != nil {
-		r.anyReplayed.Store(r.anyReplayed.Load() || rec.Foreign.Reason == domain.ForeignReplayed)
-		if r.OnForeign != nil {
-			r.OnForeign(rec)
-		}
+	if rec.Foreign != nil && r.OnForeign != nil {
+		r.OnForeign(rec)
 	}
 	if r.dueSnapshot(rec) {
 		r.takeSnapshot(rec)
@@ -212,17 +205,6 @@ func (r *Runner) Foreign() ForeignRecords {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.views.Foreign.clone()
-}
-
-// IsReplayed reports whether the views found the record at seq to be a
-// copy of one of the ledger's own: known for sequences up to Sequence().
-func (r *Runner) IsReplayed(seq uint64) bool {
-	if !r.anyReplayed.Load() {
-		return false
-	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.views.Foreign.IsReplayed(seq)
 }
 
 // Read calls fn with the views under a read lock; fn must not keep them.

@@ -27,29 +27,23 @@ type ExportOptions struct {
 	UntilRecorded time.Time
 }
 
-// Export writes the log as NDJSON, one stored record a line, in sequence
-// order, streaming: memory does not grow with the log but for each
-// aggregate's version, which tells a copy of a record from the record
-// (so the log is read from its start even with After). Foreign records
-// are written marked, exactly as stored, for an import to restore.
+// Export writes the log as NDJSON, one stored record a line (its
+// canonical line: domain.AppendLine), in sequence order, streaming: memory
+// does not grow with the log. Foreign records are written marked, exactly
+// as stored, for an import to restore. Each line is a leaf of the log's
+// Merkle tree, so an export is the list of the tree's entries.
 func Export(ctx context.Context, s *eventstore.Store, w io.Writer, opt ExportOptions) (int, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	var line []byte
 	n := 0
-	versions := eventstore.Versions{}
-	err := s.Each(ctx, 1, func(rec domain.Record) error {
-		if s.Key() != nil {
-			versions.Next(&rec)
-		}
-		if rec.Sequence <= opt.After {
-			return nil
-		}
+	err := s.Each(ctx, opt.After+1, func(rec domain.Record) error {
 		if !opt.UntilRecorded.IsZero() && rec.Foreign == nil && rec.RecordedTime.After(opt.UntilRecorded) {
 			return eventstore.ErrStop
 		}
 		n++
-		return enc.Encode(rec)
+		line = append(domain.AppendLine(line[:0], &rec), '\n')
+		_, err := bw.Write(line)
+		return err
 	})
 	if err != nil {
 		return n, err
@@ -111,6 +105,10 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var batch []eventstore.Pending
 	var next uint64 // the sequence the next record must have; 0 before the first
+	// A copy of a record, republished behind the ledger's back, reads as
+	// the record; its aggregate's versions tell it, and it is restored as
+	// the message it is.
+	versions := eventstore.Versions{}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -138,6 +136,7 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 		if err != nil {
 			return res, domain.Errorf(domain.KindInvalid, "line %d: %v", line, err)
 		}
+		versions.Next(&rec)
 		res.Read++
 		switch {
 		case next != 0 && rec.Sequence != next:

@@ -235,7 +235,6 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 		}
 		for i := range recs {
 			scanned++
-			s.markReplayed(&recs[i])
 			page.NextAfter = recs[i].Sequence
 			if match(&recs[i]) {
 				page.Events = append(page.Events, recs[i])
@@ -249,15 +248,6 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 		}
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-// markReplayed marks a record the views found to be a copy of one of the
-// ledger's own: a read of the log alone cannot tell it by itself (its
-// proof holds), its aggregate's history does.
-func (s *Server) markReplayed(rec *domain.Record) {
-	if rec.Foreign == nil && rec.Sequence <= s.views.Sequence() && s.views.IsReplayed(rec.Sequence) {
-		eventstore.MarkReplayed(rec)
-	}
 }
 
 func acceptsNDJSON(r *http.Request) bool {
@@ -280,7 +270,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, after uint
 	enc.SetEscapeHTML(false)
 	n := 0
 	err := s.store.Each(r.Context(), after+1, func(rec domain.Record) error {
-		s.markReplayed(&rec)
 		if filter.Ref != nil && rec.Subject != filter.Ref.String() {
 			return nil
 		}
