@@ -46,19 +46,21 @@ type embedded struct {
 // themselves.
 func OperatorPermissions(stream string) *server.Permissions {
 	api := "$JS.API."
+	allow := []string{api + "INFO", api + "STREAM.NAMES", api + "STREAM.LIST"}
+	for _, s := range LedgerStreams(stream) {
+		allow = append(allow,
+			api+"STREAM.INFO."+s,
+			api+"STREAM.MSG.GET."+s,
+			api+"DIRECT.GET."+s, api+"DIRECT.GET."+s+".>",
+			api+"CONSUMER.CREATE."+s, api+"CONSUMER.CREATE."+s+".>",
+			api+"CONSUMER.INFO."+s+".>",
+			api+"CONSUMER.NAMES."+s, api+"CONSUMER.LIST."+s,
+			api+"CONSUMER.MSG.NEXT."+s+".>",
+			"$JS.FC."+s+".>",
+		)
+	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			api + "INFO",
-			api + "STREAM.NAMES", api + "STREAM.LIST",
-			api + "STREAM.INFO." + stream,
-			api + "STREAM.MSG.GET." + stream,
-			api + "DIRECT.GET." + stream, api + "DIRECT.GET." + stream + ".>",
-			api + "CONSUMER.CREATE." + stream, api + "CONSUMER.CREATE." + stream + ".>",
-			api + "CONSUMER.INFO." + stream + ".>",
-			api + "CONSUMER.NAMES." + stream, api + "CONSUMER.LIST." + stream,
-			api + "CONSUMER.MSG.NEXT." + stream + ".>",
-			"$JS.FC." + stream + ".>",
-		}},
+		Publish:   &server.SubjectPermission{Allow: allow},
 		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", SubjectPrefix + ".>"}},
 	}
 }
@@ -67,19 +69,24 @@ func OperatorPermissions(stream string) *server.Permissions {
 // do anything but delete, purge, edit or remove messages from the stream. The
 // deny flags of the stream stop message deletes and purges; only permissions
 // stop a whole-stream delete or an update that would add limits.
+//
+// The same holds for the streams of the log's Merkle tree (its tiles and
+// signed checkpoints).
 func LedgerPermissions(stream string) *server.Permissions {
+	var deny []string
+	for _, s := range LedgerStreams(stream) {
+		deny = append(deny, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.MSG.DELETE."+s, "$JS.API.STREAM.UPDATE."+s)
+	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{
-			Allow: []string{">"},
-			Deny: []string{
-				"$JS.API.STREAM.DELETE." + stream,
-				"$JS.API.STREAM.PURGE." + stream,
-				"$JS.API.STREAM.MSG.DELETE." + stream,
-				"$JS.API.STREAM.UPDATE." + stream,
-			},
-		},
+		Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
 		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
 	}
+}
+
+// LedgerStreams are the streams of a ledger whose log is stream: the log,
+// then its Merkle tree's tiles and signed checkpoints.
+func LedgerStreams(stream string) []string {
+	return []string{stream, stream + "_TREE", stream + "_CHECKPOINTS"}
 }
 
 // startEmbedded locks dir, then starts a JetStream server storing its files

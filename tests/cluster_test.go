@@ -267,8 +267,8 @@ func failoverLoad(t *testing.T, a, b *testServer, disrupt, restore func()) {
 }
 
 // TestDeployClusterConfigs: the three-node configuration in deploy/ is one
-// nats-server accepts, and its read-only operator user has the embedded
-// server's operator permissions.
+// nats-server accepts, and its ledger and read-only operator users have
+// the embedded server's permissions.
 func TestDeployClusterConfigs(t *testing.T) {
 	bin := eventstoretest.ServerBinary(t)
 	perms := eventstore.OperatorPermissions(eventstore.DefaultStream)
@@ -283,9 +283,10 @@ func TestDeployClusterConfigs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, subj := range append(perms.Publish.Allow, perms.Subscribe.Allow...) {
+		ledger := eventstore.LedgerPermissions(eventstore.DefaultStream).Publish.Deny
+		for _, subj := range append(append(perms.Publish.Allow, perms.Subscribe.Allow...), ledger...) {
 			if !strings.Contains(string(conf), `"`+subj+`"`) {
-				t.Errorf("nats-%d.conf: the operator user lacks %s", i, subj)
+				t.Errorf("nats-%d.conf: the operator user's allow list or the ledger user's deny list lacks %s", i, subj)
 			}
 		}
 	}

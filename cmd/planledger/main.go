@@ -24,6 +24,8 @@ Usage:
   planledger verify [flags]    check the log end to end; exit 1 on any finding
   planledger export [flags]    write the log as NDJSON records to standard output
   planledger import FILE|-     restore an export (into an empty log, or one holding a prefix of it)
+  planledger prove SEQ         print a record with its inclusion proof and signed checkpoint (C2SP tlog-proof)
+  planledger check-proof FILE  check such a proof offline against the log's verifier key
   planledger help              this text
 
 Run "planledger <command> -h" for a command's flags.
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runExport(ctx, args[1:], stdout, stderr)
 	case "import":
 		err = runImport(ctx, args[1:], stdout, stderr)
+	case "prove":
+		err = runProve(ctx, args[1:], stdout, stderr)
+	case "check-proof":
+		err = runCheckProof(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

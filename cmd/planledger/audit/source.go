@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/projections"
@@ -47,16 +50,22 @@ func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clo
 	created := si.Created
 	in := Input{
 		Info: info,
-		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
+		Each: func(ctx context.Context, fn func(uint64, domain.Record, []byte, error) error) error {
+			var line []byte
 			return s.EachRaw(ctx, 1, func(raw *eventstore.Raw) error {
-				return fn(raw.Sequence, raw.Decode(), nil)
+				rec := raw.Decode()
+				line = domain.AppendLine(line[:0], &rec)
+				return fn(raw.Sequence, rec, line, nil)
 			})
 		},
 		History: projections.StoreHistory(s),
 		Clock:   clock,
 	}
-	if s.Key() != nil {
+	if k := s.Key(); k != nil {
 		in.Proofs = "key"
+		if in.LocalKey, err = note.NewVerifier(k.VerifierKey()); err != nil {
+			return Input{}, err
+		}
 	}
 	if checkpoint != "" {
 		v, origin, err := projections.ReadCheckpoint(checkpoint, projections.StoreHistory(s))
@@ -180,14 +189,14 @@ func (c *Client) Input(ctx context.Context) (Input, error) {
 	var prev uint64
 	return Input{
 		Info: info,
-		Each: func(ctx context.Context, fn func(uint64, domain.Record, error) error) error {
-			return c.EachRecord(ctx, 0, func(_ []byte, rec domain.Record, err error) error {
+		Each: func(ctx context.Context, fn func(uint64, domain.Record, []byte, error) error) error {
+			return c.EachRecord(ctx, 0, func(line []byte, rec domain.Record, err error) error {
 				seq := rec.Sequence
 				if err != nil {
 					seq = prev + 1
 				}
 				prev = seq
-				return fn(seq, rec, err)
+				return fn(seq, rec, line, err)
 			})
 		},
 		History: func(ctx context.Context, ref domain.Ref, upTo uint64) ([]domain.Record, error) {
@@ -238,4 +247,90 @@ func (c *Client) liveViews(ctx context.Context) (*Reference, error) {
 		}
 	}
 	return nil, errors.New("the server's views kept moving while being read; verify again when writes pause")
+}
+
+// ExportInput reads a log from an export file, as an auditor given the
+// file alone would: each line is hashed as it is (it is a leaf of the
+// log's tree), and parsed. Foreign records are as the export marks them;
+// proofs cannot be checked without the log key.
+func ExportInput(r io.Reader) Input {
+	history := map[domain.Ref][]domain.Record{}
+	return Input{
+		Info: LogInfo{Stream: "(an export file)"},
+		Each: func(ctx context.Context, fn func(uint64, domain.Record, []byte, error) error) error {
+			sc := bufio.NewScanner(r)
+			sc.Buffer(make([]byte, 64<<10), maxLine)
+			var prev uint64
+			for sc.Scan() {
+				line := sc.Bytes()
+				var rec domain.Record
+				err := json.Unmarshal(line, &rec)
+				seq := rec.Sequence
+				if err != nil || seq == 0 {
+					seq = prev + 1
+				}
+				prev = seq
+				if ref, perr := domain.ParseRef(rec.Subject); err == nil && perr == nil && rec.Foreign == nil {
+					history[ref] = append(history[ref], rec)
+				}
+				if err := fn(seq, rec, line, err); err != nil {
+					return err
+				}
+			}
+			return sc.Err()
+		},
+		History: func(_ context.Context, ref domain.Ref, upTo uint64) ([]domain.Record, error) {
+			recs := history[ref]
+			n := 0
+			for n < len(recs) && recs[n].Sequence <= upTo {
+				n++
+			}
+			return recs[:n], nil
+		},
+		Proofs: "export",
+		Note:   "no views to compare in an export",
+	}
+}
+
+// Checkpoint fetches the log's latest signed checkpoint.
+func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
+	return c.getBytes(ctx, "/v1/log/checkpoint", nil)
+}
+
+// RecordProof fetches a record with its inclusion proof (C2SP tlog-proof).
+func (c *Client) RecordProof(ctx context.Context, seq uint64) ([]byte, error) {
+	return c.getBytes(ctx, fmt.Sprintf("/v1/events/%d/proof", seq), nil)
+}
+
+// ProveTree fetches the log's proof that its tree of size m is a prefix of
+// its tree of size n.
+func (c *Client) ProveTree(ctx context.Context, m, n int64) (tlog.TreeProof, error) {
+	var reply struct {
+		From, To int64
+		Proof    []string
+	}
+	if err := c.getJSON(ctx, "/v1/log/proof/tree", url.Values{"from": {fmt.Sprint(m)}, "to": {fmt.Sprint(n)}}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.From != m || reply.To != n {
+		return nil, fmt.Errorf("asked for a proof from %d to %d, got one from %d to %d", m, n, reply.From, reply.To)
+	}
+	p := make(tlog.TreeProof, len(reply.Proof))
+	for i, s := range reply.Proof {
+		h, err := tlog.ParseHash(s)
+		if err != nil {
+			return nil, err
+		}
+		p[i] = h
+	}
+	return p, nil
+}
+
+func (c *Client) getBytes(ctx context.Context, path string, q url.Values) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, path, q, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, maxLine))
 }

@@ -14,8 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -34,6 +37,14 @@ const (
 	CheckForeign = "foreign"
 	// CheckProof: the records' proofs could not be checked.
 	CheckProof = "proof"
+	// CheckCheckpoint: the log's latest checkpoint is not signed by the
+	// pinned key, or names another log.
+	CheckCheckpoint = "checkpoint"
+	// CheckTree: the records do not hash to the root a checkpoint signed
+	// for them.
+	CheckTree = "tree"
+	// CheckConsistency: the log is not an extension of one verified before.
+	CheckConsistency = "consistency"
 )
 
 // Finding is one thing wrong with the log.
@@ -79,9 +90,10 @@ type Reference struct {
 // Input is a log to verify.
 type Input struct {
 	Info LogInfo
-	// Each calls fn with every stored record in sequence order; a record
-	// that did not decode comes with decodeErr set and only its sequence.
-	Each    func(ctx context.Context, fn func(seq uint64, rec domain.Record, decodeErr error) error) error
+	// Each calls fn with every stored record in sequence order, with its
+	// line (the leaf of the log's tree); a record that did not decode
+	// comes with decodeErr set and only its sequence and line.
+	Each    func(ctx context.Context, fn func(seq uint64, rec domain.Record, line []byte, decodeErr error) error) error
 	History projections.History
 	// Reference, if not nil, is compared with the views rebuilt from
 	// scratch at its sequence.
@@ -97,6 +109,11 @@ type Input struct {
 	// the server read through its API, which marks foreign records), or
 	// "" (not at all: no key).
 	Proofs string
+	// Tree, if set, holds the log against its signed checkpoints.
+	Tree *TreeInput
+	// LocalKey is the verifier key of the store's own log key, when the
+	// log is read from its store with one.
+	LocalKey note.Verifier
 }
 
 // Report is verify's result.
@@ -105,6 +122,13 @@ type Report struct {
 	Aggregates   int    `json:"aggregates"`
 	LastSequence uint64 `json:"last_sequence"`
 	Foreign      uint64 `json:"foreign_records"`
+	// Checkpoint is the log's latest signed checkpoint, if it was checked
+	// and the records hash to it.
+	Checkpoint *logtree.Checkpoint `json:"checkpoint,omitempty"`
+	// Edge is the checkpoint's tree's complete subtrees, for the state.
+	Edge []logtree.Subtree `json:"-"`
+	// TreeNote says what was proved of the log's tree.
+	TreeNote string `json:"tree,omitempty"`
 	// Proofs says who checked the records' proofs: "key", "server", or ""
 	// (nobody: verify had no log key).
 	Proofs        string    `json:"proofs_checked_by"`
@@ -118,10 +142,10 @@ func (r *Report) OK() bool { return len(r.Findings) == 0 }
 // Summary is the one line verify ends with.
 func (r *Report) Summary() string {
 	if r.OK() {
-		return fmt.Sprintf("verify: OK: %d records in %d aggregates, sequences 1-%d gap-free, %s, every event valid when it was recorded%s",
-			r.Records, r.Aggregates, r.LastSequence, r.proofsNote(), r.viewsNote())
+		return fmt.Sprintf("verify: OK: %d records in %d aggregates, sequences 1-%d gap-free, %s, every event valid when it was recorded%s%s",
+			r.Records, r.Aggregates, r.LastSequence, r.proofsNote(), r.treeNote(), r.viewsNote())
 	}
-	return fmt.Sprintf("verify: FAILED: %d findings in %d records of %d aggregates%s", len(r.Findings), r.Records, r.Aggregates, r.viewsNote())
+	return fmt.Sprintf("verify: FAILED: %d findings in %d records of %d aggregates%s%s", len(r.Findings), r.Records, r.Aggregates, r.treeNote(), r.viewsNote())
 }
 
 func (r *Report) proofsNote() string {
@@ -130,8 +154,17 @@ func (r *Report) proofsNote() string {
 		return "every record proven the ledger's with its log key"
 	case "server":
 		return "no record the server marks foreign"
+	case "export":
+		return "no record the export marks foreign (proofs need the log key)"
 	}
 	return "record proofs NOT checked (no log key: give --log-key FILE)"
+}
+
+func (r *Report) treeNote() string {
+	if r.TreeNote == "" {
+		return ""
+	}
+	return "; " + r.TreeNote
 }
 
 func (r *Report) viewsNote() string {
@@ -162,9 +195,13 @@ func Verify(ctx context.Context, in Input) (*Report, error) {
 		v.find(Finding{Check: CheckGap, Detail: fmt.Sprintf("the stream ends at sequence %d but holds %d messages from sequence %d: %d are missing",
 			in.Info.LastSequence, in.Info.Messages, in.Info.FirstSequence, in.Info.LastSequence-in.Info.Messages)})
 	}
+	if err := v.openTree(); err != nil {
+		return nil, err
+	}
 	if err := in.Each(ctx, v.record); err != nil {
 		return nil, err
 	}
+	v.closeTree(ctx)
 	if ref := in.Reference; ref != nil && !v.compared {
 		if ref.Sequence > v.report.LastSequence {
 			v.find(Finding{Check: CheckViews, Detail: fmt.Sprintf("%s reflects sequence %d, beyond the end of the log at %d", ref.What, ref.Sequence, v.report.LastSequence)})
@@ -193,6 +230,7 @@ type verifier struct {
 	versions eventstore.Versions
 	// unproven is set once a record with a proof was met without a key.
 	unproven bool
+	tree     *treeCheck
 }
 
 func (v *verifier) find(f Finding) {
@@ -202,10 +240,11 @@ func (v *verifier) find(f Finding) {
 	}
 }
 
-func (v *verifier) record(seq uint64, rec domain.Record, decodeErr error) error {
+func (v *verifier) record(seq uint64, rec domain.Record, line []byte, decodeErr error) error {
 	ctx := v.ctx
 	r := v.report
 	r.Records++
+	v.leaf(line)
 	if seq != v.prevSeq+1 {
 		v.find(Finding{Check: CheckGap, Sequence: seq, Detail: fmt.Sprintf("sequences %d-%d are missing before it", v.prevSeq+1, seq-1)})
 	}

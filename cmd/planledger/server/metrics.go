@@ -12,6 +12,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -144,6 +145,7 @@ func (s *Server) handleMetrics() http.Handler {
 // viewsCollector turns the live views into gauges at each scrape, so the
 // gauges are always those of the views, across restarts too.
 type viewsCollector struct {
+	tree  *logtree.Tree
 	views *projections.Runner
 	store *eventstore.Store
 }
@@ -173,13 +175,29 @@ var (
 	descGrouped          = prometheus.NewDesc("planledger_group_commit_batches_total", "Atomic batches group commit formed from several appends.", nil, nil)
 	descForeign          = prometheus.NewDesc("planledger_foreign_records_total", "Records in the log this ledger did not write (or copies of its own), by reason: never in any view; they stay in the log, marked.", []string{"reason"}, nil)
 	descForeignLast      = prometheus.NewDesc("planledger_foreign_record_last_sequence", "Sequence of the latest foreign record in the log, 0 if there is none.", nil, nil)
+	descTreeSize         = prometheus.NewDesc("planledger_tree_size", "Leaves of the log's Merkle tree this instance has computed (one per record).", nil, nil)
+	descCheckpointSize   = prometheus.NewDesc("planledger_checkpoint_size", "Tree size of the latest signed checkpoint.", nil, nil)
+	descCheckpointAge    = prometheus.NewDesc("planledger_checkpoint_age_seconds", "Time since the latest checkpoint was signed (by any instance).", nil, nil)
+	descTreeConflicts    = prometheus.NewDesc("planledger_tree_conflicts_total", "Checkpoints or tiles stored with other hashes than this instance's tree: instances disagree about the log, or its tree's streams were written behind the ledger's back.", nil, nil)
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
+
+func (c *viewsCollector) collectTree(gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
+	if c.tree == nil {
+		return
+	}
+	gauge(descTreeSize, float64(c.tree.Size()))
+	counter(descTreeConflicts, c.tree.Conflicts.Load())
+	if cp, _, at, ok := c.tree.Latest(); ok {
+		gauge(descCheckpointSize, float64(cp.Size))
+		gauge(descCheckpointAge, time.Since(at).Seconds())
+	}
+}
 
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
-		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast} {
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast, descTreeSize, descCheckpointSize, descCheckpointAge, descTreeConflicts} {
 		ch <- d
 	}
 }
@@ -257,6 +275,7 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descForeign, foreign[reason], string(reason))
 	}
 	gauge(descForeignLast, float64(lastAlien))
+	c.collectTree(gauge, counter)
 	fromTail, readBack := c.store.RecordedTimeSources()
 	counter(descRecordedTimes, fromTail, "tail")
 	counter(descRecordedTimes, readBack, "read_back")

@@ -21,6 +21,7 @@ import (
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logkey"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -78,6 +79,10 @@ type Server struct {
 
 	stopViews context.CancelFunc
 	viewsDone chan struct{}
+
+	tree     *logtree.Tree
+	stopTree context.CancelFunc
+	treeDone chan struct{}
 
 	foreignSeen atomic.Uint64
 }
@@ -166,7 +171,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.views.Open(ctx); err != nil {
 		return nil, fmt.Errorf("views: %w", err)
 	}
-	if err := cfg.Registry.Register(&viewsCollector{views: s.views, store: s.store}); err != nil {
+	collector := &viewsCollector{views: s.views, store: s.store}
+	if err := cfg.Registry.Register(collector); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	// The views catch up before the API opens, so that the first reply
@@ -184,6 +190,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		defer close(s.viewsDone)
 		_ = s.views.Run(vctx)
 	}()
+	if err := s.openTree(ctx); err != nil {
+		return nil, err
+	}
+	collector.tree = s.tree // before the first scrape: the API is not open yet
 
 	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -262,10 +272,39 @@ func (s *Server) closeStore() {
 		<-s.viewsDone
 		s.stopViews = nil
 	}
+	if s.stopTree != nil {
+		s.stopTree() // it signs a last checkpoint
+		<-s.treeDone
+		s.stopTree = nil
+	}
 	if s.store != nil {
 		s.store.Close()
 		s.store = nil
 	}
+}
+
+// openTree opens the log's Merkle tree (checked against the latest signed
+// checkpoint), brings it to the end of the log, signs a checkpoint of it,
+// and has it follow the log.
+func (s *Server) openTree(ctx context.Context) error {
+	var err error
+	s.tree, err = logtree.Open(ctx, s.store, logtree.Config{Replicas: s.cfg.Store.Replicas, Timeout: s.cfg.Store.Timeout, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("the log's tree: %w", err)
+	}
+	if err := s.tree.CatchUp(ctx); err != nil {
+		return fmt.Errorf("the log's tree: %w", err)
+	}
+	if err := s.tree.Sync(ctx); err != nil {
+		s.log.Warn("tree: no checkpoint signed at start; the next try is in a second", "err", err)
+	}
+	tctx, stop := context.WithCancel(context.Background())
+	s.stopTree, s.treeDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.treeDone)
+		s.tree.Run(tctx)
+	}()
+	return nil
 }
 
 // CheckpointFile is the views' checkpoint in the data folder.
@@ -308,7 +347,13 @@ func (s *Server) routes() http.Handler {
 	handle("GET /v1/events", s.authed(s.handleGetEvents))
 	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
 	handle("GET /v1/views/{view}", s.authed(s.handleGetView))
+	handle("GET /v1/events/{seq}", s.authed(s.handleGetRecord))
+	handle("GET /v1/events/{seq}/proof", s.authed(s.handleRecordProof))
 	handle("GET /v1/log", s.authed(s.handleLog))
+	handle("GET /v1/log/key", s.authed(s.handleLogKey))
+	handle("GET /v1/log/checkpoint", s.authed(s.handleCheckpoint))
+	handle("GET /v1/log/tile/{path...}", s.authed(s.handleTile))
+	handle("GET /v1/log/proof/tree", s.authed(s.handleTreeProof))
 	handle("POST /v1/import", s.authed(s.handleImport))
 	handle("GET /healthz", s.handleHealthz)
 	handle("GET /readyz", s.handleReadyz)
