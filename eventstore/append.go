@@ -384,6 +384,10 @@ func (s *Store) message(p *Pending, ref domain.Ref, version uint64, i int, after
 	if err != nil {
 		return nil, fmt.Errorf("encode event %d: %w", i, err)
 	}
+	if len(body) > MaxRecordBody {
+		return nil, domain.Invalid(fmt.Sprintf("event %d", i), domain.Problem{Pointer: "/data",
+			Detail: fmt.Sprintf("the event is %d bytes as a record; at most %d (each record is an entry of the log's C2SP tiles, which hold entries of up to 64 KiB)", len(body), MaxRecordBody)})
+	}
 	m := nats.NewMsg(Subject(ref))
 	m.Data = body
 	m.Header.Set(jetstream.MsgIDHeader, msgID(ref.String(), p.Event.ID))

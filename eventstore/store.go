@@ -31,6 +31,9 @@ const (
 	// MaxBatch is the most events one append may carry: JetStream's limit
 	// for an atomic batch.
 	MaxBatch = 1000
+	// MaxRecordBody is the largest record body: its line (a few hundred
+	// bytes more) must fit an entry of a C2SP tlog-tiles entry bundle.
+	MaxRecordBody = 64_000
 	// DefaultDuplicateWindow is how long JetStream itself remembers message
 	// ids. The store's own idempotency holds forever (its id index and the
 	// per-aggregate expectations); the window only makes a blind retry

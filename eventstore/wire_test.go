@@ -1,7 +1,9 @@
 package eventstore
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +134,25 @@ func TestVersionsTellCopies(t *testing.T) {
 		if rec.Foreign != nil && rec.Foreign.Reason != domain.ForeignReplayed {
 			t.Errorf("record %d: reason %s", i, rec.Foreign.Reason)
 		}
+	}
+}
+
+// TestRecordSizeLimit: an event too large for an entry bundle is refused
+// with a pointer to its data, and nothing is appended.
+func TestRecordSizeLimit(t *testing.T) {
+	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), CreateKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ev := domain.Event{SpecVersion: "1.0", ID: "big", Source: "/t", Type: "society.registered", Subject: "society/a",
+		Time: time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC), Data: json.RawMessage(`{"name":"` + strings.Repeat("x", MaxRecordBody) + `"}`)}
+	_, err = s.Append(context.Background(), []Pending{{Event: ev, Submitter: "t"}})
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindInvalid || len(de.Problems) != 1 || de.Problems[0].Pointer != "/data" {
+		t.Fatalf("a %d-byte event: %v", len(ev.Data), err)
+	}
+	if n, _ := s.LastSequence(context.Background()); n != 0 {
+		t.Fatalf("%d records appended", n)
 	}
 }

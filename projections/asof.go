@@ -57,3 +57,26 @@ func Replay(ctx context.Context, s *eventstore.Store, t time.Time, axis Axis) (*
 	}
 	return replayFrom(ctx, s, v, t, axis)
 }
+
+// ReplayRecords builds the views from the records each delivers in log
+// order (the first records of a log read from anywhere: an export, a
+// server's API), as the log stood at t on axis; a zero t takes them all.
+// It is how an auditor recomputes a view the ledger signed.
+func ReplayRecords(ctx context.Context, each func(func(domain.Record) error) error, history History, t time.Time, axis Axis) (*Views, error) {
+	v := NewViews(history)
+	if !t.IsZero() && axis == AxisOccurred {
+		v.include = func(r *domain.Record) bool { return !r.Time.After(t) }
+	}
+	err := pipelined(ctx, each,
+		func(rec *domain.Record) error {
+			if !t.IsZero() && axis == AxisRecorded && rec.Foreign == nil && rec.RecordedTime.After(t) {
+				return eventstore.ErrStop
+			}
+			return nil
+		},
+		func(rec *domain.Record) error { return v.Apply(ctx, rec) })
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -72,6 +72,7 @@ func TestTwoInstancesOneCluster(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+	checkCheckpoints(t, a, b)
 	recs, err := a.srv.Store().ReadAggregate(context.Background(), domain.Ref{Type: domain.AggregateSociety, ID: "hn-chem"})
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +264,7 @@ func failoverLoad(t *testing.T, a, b *testServer, disrupt, restore func()) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify after failover: %v %v", err, rep.Findings)
 	}
+	checkCheckpoints(t, a, b)
 	t.Logf("%d requests, %d retried through the election, %d of those found stored by their retry (200)", len(results), retried, got200)
 }
 

@@ -15,10 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"planledger/cmd/planledger/audit"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logkey"
 	"planledger/eventstore/logtree"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // run runs the binary with args and returns its output and exit code.
@@ -260,4 +264,260 @@ func startRewritten(t *testing.T, dirA, export, tokens string) *process {
 		t.Fatalf("import of the rewritten log: %s %s", out, errs)
 	}
 	return startServe(t, "--data", dirB, "--tokens", tokens)
+}
+
+// TestSignedViews: a view read with signed=1 carries a note signed with
+// the log key; check-view proves it follows from the log (read through
+// the API or from an export), live and as of a moment on either axis, and
+// refuses a changed figure.
+func TestSignedViews(t *testing.T) {
+	dir := t.TempDir()
+	a := startServe(t, "--data", dir, "--tokens", writeTokens(t))
+	postAll(t, a, register("r-chem", "hn-chem", "society"), conference("c1"), session("s1", "c1", 100), session("s2", "c1", 40))
+	signedThrough(t, a)
+	key := verifierOf(t, dir)
+	exported, _, _ := run(t, "export", "--server", a.url, "--token", auditToken)
+	exportFile := filepath.Join(t.TempDir(), "log.ndjson")
+	os.WriteFile(exportFile, []byte(exported), 0o600)
+
+	for _, q := range []string{"", "&as_of=2021-05-01T00:00:00Z&axis=occurred", "&as_of=" + time.Now().UTC().Format(time.RFC3339)} {
+		r := doNoFatal("GET", a.url+"/v1/views/conferences?signed=1"+q, auditToken, "", "")
+		if r.status != 200 || !strings.Contains(string(r.body), `"note":`) {
+			t.Fatalf("signed view %q: %d %s", q, r.status, r.body)
+		}
+		file := filepath.Join(t.TempDir(), "view.json")
+		os.WriteFile(file, r.body, 0o600)
+		for _, source := range [][]string{{"--server", a.url, "--token", auditToken}, {"--export", exportFile}} {
+			args := append(append([]string{"check-view", "--log-key", key}, source...), file)
+			if out, errs, code := run(t, args...); code != 0 || !strings.Contains(out, "check-view: OK") {
+				t.Fatalf("check-view %q from %s: %d\n%s%s", q, source[0], code, out, errs)
+			}
+		}
+		changed := bytes.Replace(r.body, []byte(`"attendees":140`), []byte(`"attendees":1400`), 1)
+		if q == "" && bytes.Equal(changed, r.body) {
+			t.Fatalf("the live view has no 140 attendees to change: %s", r.body)
+		}
+		os.WriteFile(file, changed, 0o600)
+		if out, _, code := run(t, "check-view", "--log-key", key, "--export", exportFile, file); !bytes.Equal(changed, r.body) && (code != 1 || !strings.Contains(out, "FAILED")) {
+			t.Fatalf("check-view of a changed figure: %d %s", code, out)
+		}
+	}
+}
+
+// checkCheckpoints: once both instances' trees reach the end of the log,
+// the checkpoints they signed between them are one per size, in growing
+// sizes, each the log key's, and each the root of the log's records up to
+// its size; the instances never disagreed.
+func checkCheckpoints(t *testing.T, instances ...*testServer) {
+	t.Helper()
+	ctx := context.Background()
+	s := instances[0].srv.Store()
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		done := true
+		for _, ts := range instances {
+			c, _, _, ok := ts.srv.Tree().Latest()
+			done = done && ok && c.Size >= int64(last)
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint covers the log's %d records after 30 s", last)
+		}
+		time.Sleep(50 * time.Millisecond) // checkpoints are signed once a second
+	}
+	_, cpName := logtree.StreamNames(s.StreamName())
+	str, err := s.JetStream().Stream(ctx, cpName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := str.Info(ctx)
+	var cps []logtree.Checkpoint
+	for range info.State.Msgs {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := logtree.OpenCheckpoint(m.Data(), instances[0].srv.Tree().Verifier())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(cps); n > 0 && c.Size <= cps[n-1].Size {
+			t.Fatalf("checkpoint of size %d after one of size %d", c.Size, cps[n-1].Size)
+		}
+		cps = append(cps, c)
+	}
+	b := logtree.NewBuilder()
+	i := 0
+	for i < len(cps) && cps[i].Size == 0 {
+		i++
+	}
+	if err := s.Each(ctx, 1, func(rec domain.Record) error {
+		if err := b.Add(domain.AppendLine(nil, &rec)); err != nil {
+			return err
+		}
+		for i < len(cps) && cps[i].Size == b.Size() {
+			if root, _ := b.Root(); root != cps[i].Root {
+				return fmt.Errorf("the checkpoint of size %d says root %s; the log's records hash to %s", cps[i].Size, cps[i].Root, root)
+			}
+			i++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(cps) {
+		t.Fatalf("%d of %d checkpoints checked against the log", i, len(cps))
+	}
+	for _, ts := range instances {
+		if n := ts.srv.Tree().Conflicts.Load(); n != 0 {
+			t.Fatalf("an instance met %d conflicting checkpoints or tiles", n)
+		}
+	}
+	t.Logf("%d checkpoints signed by %d instances, one per size, each the root of the log up to it", len(cps), len(instances))
+}
+
+// TestTilesOverHTTP: a client that trusts only the verifier key reads the
+// checkpoint and the C2SP tiles over HTTP and gets the root (a tampered
+// tile is refused); the entry bundles hold the records' lines, which hash
+// to the tree's leaves; the proofs the API serves verify.
+func TestTilesOverHTTP(t *testing.T) {
+	ts := startServer(t)
+	for b := 0; b < 6; b++ {
+		var evs []string
+		for i := 0; i < 100; i++ {
+			evs = append(evs, register(fmt.Sprintf("r%d-%d", b, i), fmt.Sprintf("hn-s%d-%d", b, i), "society"))
+		}
+		ts.mustPost(adminToken, evs...)
+	}
+	last := ts.logLength()
+	if err := ts.srv.Tree().WaitFor(context.Background(), int64(last)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.Tree().Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := logtree.ParseVerifier(strings.TrimSpace(string(ts.do("GET", "/v1/log/key", auditToken, "", nil).body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpr := ts.do("GET", "/v1/log/checkpoint", auditToken, "", nil)
+	c, err := logtree.OpenCheckpoint(cpr.body, v)
+	if err != nil || c.Size != int64(last) {
+		t.Fatalf("checkpoint %+v %v; the log has %d", c, err, last)
+	}
+	get := func(path string) ([]byte, error) {
+		r := ts.do("GET", "/v1/log/"+path, auditToken, "", nil)
+		if r.status != 200 {
+			return nil, fmt.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+		if r.header.Get("Cache-Control") != "private, max-age=31536000, immutable" {
+			return nil, fmt.Errorf("GET %s: Cache-Control %q", path, r.header.Get("Cache-Control"))
+		}
+		return r.body, nil
+	}
+	reader := &httpTiles{get: get}
+	th := tlog.TileHashReader(tlog.Tree{N: c.Size, Hash: c.Root}, reader)
+	if root, err := tlog.TreeHash(c.Size, th); err != nil || root != c.Root {
+		t.Fatalf("root from the tiles over HTTP: %s %v", root, err)
+	}
+	reader.tamper = true
+	if _, err := tlog.ProveRecord(c.Size, 10, tlog.TileHashReader(tlog.Tree{N: c.Size, Hash: c.Root}, reader)); err == nil {
+		t.Fatal("a tampered tile was accepted")
+	}
+
+	// Entry bundles: the records' lines, whose hashes are the leaves.
+	var page struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	json.Unmarshal(ts.do("GET", "/v1/events?limit=1000", auditToken, "", nil).body, &page)
+	for n, w := range map[int64]int{0: 256, 2: int(c.Size) % 256} {
+		path := fmt.Sprintf("tile/entries/%03d", n)
+		if w != 256 {
+			path += fmt.Sprintf(".p/%d", w)
+		}
+		bundle, err := get(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < w; i++ {
+			entry, rest, err := readEntry(bundle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := bytes.TrimSpace(page.Events[int(n)*256+i]); !bytes.Equal(entry, want) {
+				t.Fatalf("entry %d of bundle %d:\n%s\nwant %s", i, n, entry, want)
+			}
+			bundle = rest
+		}
+		if len(bundle) != 0 {
+			t.Fatalf("bundle %d has %d bytes more than its %d entries", n, len(bundle), w)
+		}
+	}
+	if r := ts.do("GET", "/v1/log/tile/entries/009", auditToken, "", nil); r.status != 404 {
+		t.Fatalf("a bundle past the tree: %d", r.status)
+	}
+
+	// The proofs the API serves.
+	pr := ts.do("GET", "/v1/events/300/proof", auditToken, "", nil)
+	p, err := logtree.ParseRecordProof(pr.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Verify(v); err != nil || got.Size != c.Size || !bytes.Equal(p.Line, bytes.TrimSpace(page.Events[299])) {
+		t.Fatalf("the proof of record 300: %v", err)
+	}
+	client := &audit.Client{Server: ts.url, Token: auditToken}
+	tp, err := client.ProveTree(context.Background(), 5, c.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r5, _ := ts.srv.Tree().Root(context.Background(), 5)
+	if err := tlog.CheckTree(tp, c.Size, c.Root, 5, r5); err != nil {
+		t.Fatalf("consistency proof 5 -> %d: %v", c.Size, err)
+	}
+}
+
+// httpTiles reads C2SP tiles with get, for tlog.TileHashReader.
+type httpTiles struct {
+	get    func(path string) ([]byte, error)
+	tamper bool
+}
+
+func (h *httpTiles) Height() int { return logtree.TileHeight }
+func (h *httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tl := range tiles {
+		d, err := h.get("tile/" + strings.TrimPrefix(tl.Path(), "tile/8/"))
+		if err != nil {
+			return nil, err
+		}
+		if h.tamper {
+			d[0] ^= 1
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+func (h *httpTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// readEntry reads one entry of a C2SP entry bundle: a big-endian uint16
+// length, then the entry.
+func readEntry(b []byte) (entry, rest []byte, err error) {
+	if len(b) < 2 {
+		return nil, nil, errors.New("bundle too short")
+	}
+	n := int(b[0])<<8 | int(b[1])
+	if len(b) < 2+n {
+		return nil, nil, errors.New("bundle too short for its entry")
+	}
+	return b[2 : 2+n], b[2+n:], nil
 }

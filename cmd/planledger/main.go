@@ -26,6 +26,7 @@ Usage:
   planledger import FILE|-     restore an export (into an empty log, or one holding a prefix of it)
   planledger prove SEQ         print a record with its inclusion proof and signed checkpoint (C2SP tlog-proof)
   planledger check-proof FILE  check such a proof offline against the log's verifier key
+  planledger check-view FILE   prove that a signed view (GET /v1/views/V?signed=1) follows from the log
   planledger help              this text
 
 Run "planledger <command> -h" for a command's flags.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runProve(ctx, args[1:], stdout, stderr)
 	case "check-proof":
 		err = runCheckProof(ctx, args[1:], stdout, stderr)
+	case "check-view":
+		err = runCheckView(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,8 +11,12 @@ import (
 	"os"
 	"strconv"
 
+	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/server"
 	"planledger/domain"
+	"planledger/eventstore"
 	"planledger/eventstore/logtree"
+	"planledger/projections"
 )
 
 // runProve prints one record with its inclusion proof and the signed
@@ -125,4 +131,116 @@ func readFileArg(name string) ([]byte, error) {
 		return io.ReadAll(os.Stdin)
 	}
 	return os.ReadFile(name)
+}
+
+// runCheckView proves that a view the ledger signed (GET
+// /v1/views/{view}?signed=1, saved to FILE) follows from the log: the
+// note is the log key's, the first N records read from the source hash to
+// the root it names, and replaying them renders the very view it hashes.
+func runCheckView(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check-view", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src sourceFlags
+	src.register(fs)
+	exportPath := fs.String("export", "", "read the records from an export file")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: planledger check-view --log-key VERIFIER [--server URL --token T | --data DIR | --nats-url URL | --export FILE] FILE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != 1 || src.logKey == "" {
+		fs.Usage()
+		return errUsage
+	}
+	v, err := src.pinnedVerifier()
+	if err != nil {
+		return err
+	}
+	data, err := readFileArg(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var sv server.SignedView
+	if err := json.Unmarshal(data, &sv); err != nil || sv.Note == "" {
+		return fmt.Errorf("%s is not a signed view (the reply of GET /v1/views/{view}?signed=1): %v", fs.Arg(0), err)
+	}
+	n, err := logtree.OpenViewNote([]byte(sv.Note), v)
+	if err != nil {
+		return failView(stdout, err)
+	}
+	if d, err := viewDigest(sv.View); err != nil || d != n.Digest {
+		return failView(stdout, fmt.Errorf("the view in the file is not the one the note signs (its SHA-256 differs)"))
+	}
+	in, _, cleanup, err := src.verifyInput(ctx, *exportPath, "")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	mine, err := replayView(ctx, in, n)
+	if err != nil {
+		return failView(stdout, err)
+	}
+	if d, err := viewDigest(mine); err != nil || d != n.Digest {
+		return failView(stdout, fmt.Errorf("replaying the first %d records renders another %s view than the signed one", n.Size, n.View))
+	}
+	fmt.Fprintf(stdout, "check-view: OK: the %s view follows from the first %d records of the log %s (root %s), replayed here\n", n.View, n.Size, n.Origin, n.Root)
+	return nil
+}
+
+func failView(w io.Writer, err error) error {
+	fmt.Fprintf(w, "check-view: FAILED: %v\n", err)
+	return errReported
+}
+
+func viewDigest(view []byte) ([32]byte, error) {
+	c, err := domain.CanonicalJSON(view)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(c), nil
+}
+
+// replayView replays the first n.Size records of in, checking that their
+// lines hash to n.Root, and renders the view n names.
+func replayView(ctx context.Context, in audit.Input, n logtree.ViewNote) ([]byte, error) {
+	b := logtree.NewBuilder()
+	each := func(fn func(domain.Record) error) error {
+		return in.Each(ctx, func(seq uint64, rec domain.Record, line []byte, derr error) error {
+			if int64(seq) > n.Size {
+				return eventstore.ErrStop
+			}
+			if derr != nil {
+				return fmt.Errorf("record %d: %w", seq, derr)
+			}
+			if err := b.Add(line); err != nil {
+				return err
+			}
+			return fn(rec)
+		})
+	}
+	views, err := projections.ReplayRecords(ctx, each, in.History, n.AsOf, projections.Axis(n.Axis))
+	if err != nil {
+		return nil, err
+	}
+	if b.Size() != n.Size {
+		return nil, fmt.Errorf("the source holds %d records, not the %d the view was computed from", b.Size(), n.Size)
+	}
+	if root, err := b.Root(); err != nil || root != n.Root {
+		return nil, fmt.Errorf("the source's first %d records hash to %s, not to the root %s the view was computed from: it is not the signed log", n.Size, root, n.Root)
+	}
+	out, err := views.Render(n.View, n.Clock)
+	if err != nil {
+		return nil, err
+	}
+	if !n.AsOf.IsZero() {
+		if out, err = server.WithAsOf(out, n.AsOf, projections.Axis(n.Axis)); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(out)
 }

@@ -10,8 +10,9 @@ import (
 // leaf by leaf: what an auditor runs over the records they read, to hold
 // the roots against the log's signed checkpoints. It keeps only the
 // hashes later leaves and the root need (the roots of the complete
-// subtrees on the tree's right edge), so its memory does not grow with
-// the log; tlog computes every hash.
+// subtrees on the tree's right edge, and a few hundred more between two
+// prunings), so its memory does not grow with the log; tlog computes
+// every hash.
 type Builder struct {
 	n      int64
 	stored map[int64]tlog.Hash
@@ -45,10 +46,12 @@ func (b *Builder) Add(line []byte) error {
 		b.stored[tlog.StoredHashIndex(level, b.n>>level)] = h
 	}
 	b.n++
-	keep := edge(b.n)
-	for idx := range b.stored {
-		if !keep[idx] {
-			delete(b.stored, idx)
+	if len(b.stored) > 256 { // now and then: each leaf adds two hashes on average
+		keep := edge(b.n)
+		for idx := range b.stored {
+			if !keep[idx] {
+				delete(b.stored, idx)
+			}
 		}
 	}
 	return nil

@@ -313,6 +313,9 @@ const CheckpointFile = "views.checkpoint.json.gz"
 // SnapshotDir holds the views as they stood along the log, for "as of".
 const SnapshotDir = "views-history"
 
+// Tree is the log's Merkle tree, as this instance follows it.
+func (s *Server) Tree() *logtree.Tree { return s.tree }
+
 // Views is the server's projection runner.
 func (s *Server) Views() *projections.Runner { return s.views }
 

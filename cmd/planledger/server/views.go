@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"planledger/domain"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -29,13 +32,14 @@ func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Princi
 		badRequest(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	signed := q.Get("signed") == "1"
 	if asOf := q.Get("as_of"); asOf != "" {
 		t, err := time.Parse(time.RFC3339Nano, asOf)
 		if err != nil {
 			badRequest(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 timestamp (2021-12-31T23:59:59+08:00)", asOf))
 			return
 		}
-		s.serveAsOf(w, r, name, t, axis)
+		s.serveAsOf(w, r, name, t, axis, signed)
 		return
 	}
 	if q.Has("axis") {
@@ -52,16 +56,22 @@ func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Princi
 		}
 	}
 	var out any
-	s.views.Read(func(v *projections.Views) { out, err = v.Render(name, time.Now()) })
+	var seq uint64
+	now := time.Now()
+	s.views.Read(func(v *projections.Views) { out, err = v.Render(name, now); seq = v.Sequence })
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if signed {
+		s.writeSignedView(w, r, out, logtree.ViewNote{View: name, Size: int64(seq), Clock: now})
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // serveAsOf rebuilds the view from history as it stood at t.
-func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, t time.Time, axis projections.Axis) {
+func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, t time.Time, axis projections.Axis, signed bool) {
 	var v *projections.Views
 	var err error
 	if axis == projections.AxisRecorded {
@@ -83,7 +93,51 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		s.fail(w, r, err)
 		return
 	}
+	if signed {
+		s.writeSignedView(w, r, body, logtree.ViewNote{View: name, Size: int64(v.Sequence), Clock: t, AsOf: t, Axis: string(axis)})
+		return
+	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// SignedView is the reply of a view asked for with signed=1: the view, and
+// a note signed with the log key stating what it was computed from and
+// the SHA-256 of its canonical JSON (domain.CanonicalJSON).
+type SignedView struct {
+	View json.RawMessage `json:"view"`
+	Note string          `json:"note"`
+}
+
+// writeSignedView signs n for view, once the log's tree reaches the
+// records the view reflects.
+func (s *Server) writeSignedView(w http.ResponseWriter, r *http.Request, view any, n logtree.ViewNote) {
+	raw, err := json.Marshal(view)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	canonical, err := domain.CanonicalJSON(raw)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ViewWait)
+	defer cancel()
+	if err := s.tree.WaitFor(ctx, n.Size); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n.Root, err = s.tree.Root(ctx, n.Size); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n.Origin, n.Digest = s.store.Key().Origin, sha256.Sum256(canonical)
+	note, err := n.Sign(s.store.Key().Signer())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SignedView{View: raw, Note: string(note)})
 }
 
 // WithAsOf adds "as_of" and "axis" to a rendered view.
