@@ -19,6 +19,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/eventstoretest"
 	"planledger/eventstore/logkey"
 	"planledger/eventstore/logtree"
 )
@@ -272,5 +273,55 @@ func TestCheckpointsRefused(t *testing.T) {
 	}
 	if _, err := logtree.ParseVerifier("not a key"); err == nil || !strings.Contains(err.Error(), "verifier key") {
 		t.Errorf("a bad verifier key: %v", err)
+	}
+}
+
+// TestTreeRebuiltWhenTilesAreLost: with the tiles' stream gone (deleted
+// by an administrator), an instance rebuilds the tree from the log, checks
+// it against the signed checkpoint, and stores the tiles again.
+func TestTreeRebuiltWhenTilesAreLost(t *testing.T) {
+	ctx := context.Background()
+	srv := eventstoretest.StartSingle(t)
+	s, err := eventstore.Open(ctx, eventstoretest.LedgerConfig(srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fill(t, s, 0, 600)
+	a, err := logtree.Open(ctx, s, logtree.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	signed, _, _, _ := a.Latest()
+	tiles, _ := logtree.StreamNames(s.StreamName())
+	if err := eventstoretest.Admin(t, srv.ClientURL()).DeleteStream(ctx, tiles); err != nil {
+		t.Fatal(err)
+	}
+	b, err := logtree.Open(ctx, s, logtree.Config{})
+	if err != nil {
+		t.Fatalf("open without tiles: %v", err)
+	}
+	if root, err := b.Root(ctx, signed.Size); err != nil || root != signed.Root {
+		t.Fatalf("rebuilt root %s %v, want %s", root, err, signed.Root)
+	}
+	fill(t, s, 600, 10)
+	if err := b.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := logtree.Open(ctx, s, logtree.Config{}) // from the stored tiles again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size() != b.Size() {
+		t.Fatalf("reopened at %d, want %d", c.Size(), b.Size())
 	}
 }

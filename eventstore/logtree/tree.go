@@ -93,11 +93,42 @@ func Open(ctx context.Context, store *eventstore.Store, cfg Config) (*Tree, erro
 	if err != nil {
 		return nil, fmt.Errorf("tree: the latest stored checkpoint is not this ledger's (%w); this log key is not the one the ledger signs with", err)
 	}
-	if err := t.restore(ctx, c); err != nil {
+	if err := t.restore(ctx, c); errors.Is(err, ErrNoTile) {
+		// Tiles lost (their stream deleted, say): rebuild the tree from
+		// the log; it must still hash to the signed checkpoint.
+		t.log.Warn("tree: tiles missing; rebuilding the tree from the log", "size", c.Size, "err", err)
+		err = t.rebuild(ctx, c)
+	} else if err != nil {
 		return nil, err
 	}
 	t.latest, t.latestAt = c, latest
 	return t, nil
+}
+
+// rebuild computes the tree from the log up to checkpoint c and checks it
+// against c; its tiles are stored again by the next Sync.
+func (t *Tree) rebuild(ctx context.Context, c Checkpoint) error {
+	t.hashes = newHashes(t.s)
+	var line []byte
+	err := t.store.Each(ctx, 1, func(rec domain.Record) error {
+		if int64(rec.Sequence) > c.Size {
+			return eventstore.ErrStop
+		}
+		var err error
+		line, err = t.Append(ctx, &rec, line)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tree: rebuild from the log: %w", err)
+	}
+	root, err := t.Root(ctx, c.Size)
+	if err != nil {
+		return err
+	}
+	if root != c.Root {
+		return fmt.Errorf("the log's first %d records no longer hash to the root the ledger signed for them (%s, now %s): the log was changed; run planledger verify", c.Size, c.Root, root)
+	}
+	return nil
 }
 
 // restore sets the tree to checkpoint c: the partial tile of each level,
