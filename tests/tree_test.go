@@ -21,7 +21,9 @@ import (
 	"planledger/eventstore/logkey"
 	"planledger/eventstore/logtree"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -307,60 +309,62 @@ func TestSignedViews(t *testing.T) {
 // checkCheckpoints: once both instances' trees reach the end of the log,
 // the checkpoints they signed between them are one per size, in growing
 // sizes, each the log key's, and each the root of the log's records up to
-// its size; the instances never disagreed.
+// its size; the instances never disagreed. Right after a failover the
+// cluster may refuse reads for a while: they are tried again.
 func checkCheckpoints(t *testing.T, instances ...*testServer) {
 	t.Helper()
-	ctx := context.Background()
+	var n int
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		n, err = checkpointsAgree(instances)
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // poll until the cluster serves reads again
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range instances {
+		if c := ts.srv.Tree().Conflicts.Load(); c != 0 {
+			t.Fatalf("an instance met %d conflicting checkpoints or tiles", c)
+		}
+	}
+	t.Logf("%d checkpoints signed by %d instances, one per size, each the root of the log up to it", n, len(instances))
+}
+
+// transient says err is the cluster not answering (yet), not a wrong answer.
+func transient(err error) bool {
+	return domain.IsKind(err, domain.KindUnavailable) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) || strings.Contains(err.Error(), "no responders")
+}
+
+func checkpointsAgree(instances []*testServer) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	s := instances[0].srv.Store()
 	last, err := s.LastSequence(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		done := true
-		for _, ts := range instances {
-			c, _, _, ok := ts.srv.Tree().Latest()
-			done = done && ok && c.Size >= int64(last)
+	for _, ts := range instances {
+		if err := ts.srv.Tree().WaitFor(ctx, int64(last)); err != nil {
+			return 0, err
 		}
-		if done {
-			break
+		if err := ts.srv.Tree().Sync(ctx); err != nil {
+			return 0, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint covers the log's %d records after 30 s", last)
-		}
-		time.Sleep(50 * time.Millisecond) // checkpoints are signed once a second
 	}
-	_, cpName := logtree.StreamNames(s.StreamName())
-	str, err := s.JetStream().Stream(ctx, cpName)
+	cps, err := storedCheckpoints(ctx, s, instances[0].srv.Tree().Verifier())
 	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := str.Info(ctx)
-	var cps []logtree.Checkpoint
-	for range info.State.Msgs {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := logtree.OpenCheckpoint(m.Data(), instances[0].srv.Tree().Verifier())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(cps); n > 0 && c.Size <= cps[n-1].Size {
-			t.Fatalf("checkpoint of size %d after one of size %d", c.Size, cps[n-1].Size)
-		}
-		cps = append(cps, c)
+		return 0, err
 	}
 	b := logtree.NewBuilder()
 	i := 0
 	for i < len(cps) && cps[i].Size == 0 {
 		i++
 	}
-	if err := s.Each(ctx, 1, func(rec domain.Record) error {
+	err = s.Each(ctx, 1, func(rec domain.Record) error {
 		if err := b.Add(domain.AppendLine(nil, &rec)); err != nil {
 			return err
 		}
@@ -371,18 +375,44 @@ func checkCheckpoints(t *testing.T, instances ...*testServer) {
 			i++
 		}
 		return nil
-	}); err != nil {
-		t.Fatal(err)
+	})
+	if err != nil {
+		return 0, err
 	}
 	if i != len(cps) {
-		t.Fatalf("%d of %d checkpoints checked against the log", i, len(cps))
+		return 0, fmt.Errorf("%d of %d checkpoints checked against the log", i, len(cps))
 	}
-	for _, ts := range instances {
-		if n := ts.srv.Tree().Conflicts.Load(); n != 0 {
-			t.Fatalf("an instance met %d conflicting checkpoints or tiles", n)
+	return len(cps), nil
+}
+
+// storedCheckpoints reads every checkpoint of the log's checkpoints
+// stream, checking each is the log key's and sizes only grow.
+func storedCheckpoints(ctx context.Context, s *eventstore.Store, v note.Verifier) ([]logtree.Checkpoint, error) {
+	_, cpName := logtree.StreamNames(s.StreamName())
+	str, err := s.JetStream().Stream(ctx, cpName)
+	if err != nil {
+		return nil, err
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cps []logtree.Checkpoint
+	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			return nil, err
 		}
+		c, err := logtree.OpenCheckpoint(m.Data, v)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(cps); n > 0 && c.Size <= cps[n-1].Size {
+			return nil, fmt.Errorf("checkpoint of size %d after one of size %d", c.Size, cps[n-1].Size)
+		}
+		cps = append(cps, c)
 	}
-	t.Logf("%d checkpoints signed by %d instances, one per size, each the root of the log up to it", len(cps), len(instances))
+	return cps, nil
 }
 
 // TestTilesOverHTTP: a client that trusts only the verifier key reads the
