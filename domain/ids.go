@@ -48,6 +48,15 @@ type Ref struct {
 
 func (r Ref) String() string { return string(r.Type) + "/" + r.ID }
 
+// CompareRefs orders refs as their strings order: by type, then by id (a
+// type never holds the "/" that separates them).
+func CompareRefs(a, b Ref) int {
+	if c := strings.Compare(string(a.Type), string(b.Type)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
 // MaxSlugLen is the longest id a slug may be.
 const MaxSlugLen = 64
 

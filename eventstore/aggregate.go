@@ -1,12 +1,10 @@
 package eventstore
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -18,13 +16,10 @@ import (
 // set the next append's expectation and to recognise an event id it
 // already holds, without reading the aggregate from the stream each time.
 type aggState struct {
-	ref  domain.Ref
-	elem *list.Element // in Store.lru
-	mu   sync.Mutex
-	// stale means the stream may hold events the state does not: never
-	// read yet, or an append's outcome is unknown, or JetStream said the
-	// aggregate moved on. The next use reads the tail first.
-	stale   bool
+	// current says the state holds every event the stream has; it is not
+	// when never read yet, or an append's outcome is unknown, or JetStream
+	// said the aggregate moved on: the next use reads the tail first.
+	current bool
 	lastSeq uint64 // stream sequence of the aggregate's last event, 0 if none
 	version uint64 // number of events
 	ids     idIndex
@@ -75,12 +70,13 @@ func (x *idIndex) candidate(id string) (uint64, bool) {
 // readBatch is how many messages one direct-get batch request returns.
 const readBatch = 256
 
-// catchUp reads the aggregate's events after a.lastSeq, if a is stale.
+// catchUp reads the aggregate's events after a.lastSeq, unless a is
+// current.
 // The subject's last sequence counts every message on it, foreign ones
 // too: it is what JetStream holds appends to; the version and the ids
 // count only the aggregate's own records.
 func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error {
-	if !a.stale {
+	if a.current {
 		return nil
 	}
 	subj := Subject(ref)
@@ -102,7 +98,7 @@ func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error 
 			break
 		}
 	}
-	a.stale = false
+	a.current = true
 	return nil
 }
 

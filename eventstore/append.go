@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -50,6 +49,10 @@ const (
 	codeBatchDuplicateID    jetstream.ErrorCode = 10201
 )
 
+// ErrOutcomeUnknown marks an unavailable append that may have been
+// stored: JetStream did not answer a publish.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
 // maxAttempts bounds how often one append re-reads the aggregates after
 // JetStream refused it, before it reports a conflict.
 const maxAttempts = 6
@@ -80,12 +83,11 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 	if s.codec.key == nil {
 		return Result{}, domain.Errorf(domain.KindInternal, "the store has no log key: it cannot prove what it would append")
 	}
-	aggs := s.lockAggregates(refs)
-	defer func() {
-		for _, a := range aggs {
-			a.mu.Unlock()
-		}
-	}()
+	aggs, unlock, err := s.lockAggregates(ctx, refs)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 
 	reread := false
 	for attempt := 1; ; attempt++ {
@@ -141,7 +143,7 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 
 func markStale(aggs []*aggState) {
 	for _, a := range aggs {
-		a.stale = true
+		a.current = false
 	}
 }
 
@@ -197,44 +199,21 @@ func checkPending(evs []Pending, exact bool) ([]domain.Ref, []int, error) {
 	return refs, at, nil
 }
 
-// lockAggregates returns the state of each ref, locked. Locks are taken in
-// a fixed order so that two appends over the same aggregates cannot
-// deadlock; within one process, appends to one aggregate take turns.
-func (s *Store) lockAggregates(refs []domain.Ref) []*aggState {
-	aggs := make([]*aggState, len(refs))
-	s.mu.Lock()
-	for i, r := range refs {
-		a, ok := s.aggs[r]
-		if !ok {
-			a = &aggState{stale: true, ref: r}
-			a.elem = s.lru.PushFront(a)
-			s.aggs[r] = a
-		} else {
-			s.lru.MoveToFront(a.elem)
-		}
-		aggs[i] = a
+// lockAggregates returns the state of each ref, locked (see lockcache:
+// in one order, so two appends over the same aggregates cannot deadlock;
+// within one process, appends to one aggregate take turns), and the
+// function that unlocks them. A wait longer than ctx allows fails as
+// unavailable, with nothing appended.
+func (s *Store) lockAggregates(ctx context.Context, refs []domain.Ref) ([]*aggState, func(), error) {
+	entries, err := s.aggs.Lock(ctx, refs)
+	if err != nil {
+		return nil, nil, domain.Errorf(domain.KindUnavailable, "nothing was appended: %s is busy with other appends and the request's time ran out (%w); try again", refs[0], err)
 	}
-	// Forget the least recently used aggregates past the bound; one in use
-	// stays valid for its holder, and a later append reads it again.
-	for s.lru.Len() > s.maxAggs && s.lru.Len() > len(refs) {
-		old := s.lru.Remove(s.lru.Back()).(*aggState)
-		delete(s.aggs, old.ref)
+	aggs := make([]*aggState, len(entries))
+	for i, e := range entries {
+		aggs[i] = &e.Value
 	}
-	s.mu.Unlock()
-	order := make([]int, len(refs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(x, y int) int {
-		if refs[x].String() < refs[y].String() {
-			return -1
-		}
-		return 1
-	})
-	for _, i := range order {
-		aggs[i].mu.Lock()
-	}
-	return aggs
+	return aggs, func() { s.aggs.Unlock(entries) }, nil
 }
 
 // findDuplicates looks up every event id in its aggregate. done is true when
@@ -467,7 +446,7 @@ func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error)
 		// The outcome is unknown: the events may or may not be stored.
 		markStale(aggs)
 		return Result{}, false, domain.Errorf(domain.KindUnavailable,
-			"JetStream did not confirm the append (%w); it may or may not be stored: retry with the same event ids, the ledger stores each at most once", err)
+			"JetStream did not confirm the append (%w); it may or may not be stored (%w): retry with the same event ids, the ledger stores each at most once", err, ErrOutcomeUnknown)
 	}
 	return Result{}, false, fmt.Errorf("append: %w", err)
 }

@@ -58,9 +58,12 @@ func (s *Store) StreamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
 // Version returns the version an aggregate is at (0 if it has no events)
 // as far as the log shows now.
 func (s *Store) Version(ctx context.Context, ref domain.Ref) (uint64, error) {
-	aggs := s.lockAggregates([]domain.Ref{ref})
-	defer aggs[0].mu.Unlock()
-	aggs[0].stale = true // another instance may have written since
+	aggs, unlock, err := s.lockAggregates(ctx, []domain.Ref{ref})
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	aggs[0].current = false // another instance may have written since
 	if err := s.catchUp(ctx, ref, aggs[0]); err != nil {
 		return 0, err
 	}

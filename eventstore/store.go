@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/domain"
+	"planledger/eventstore/lockcache"
 	"planledger/eventstore/logkey"
 )
 
@@ -122,10 +122,8 @@ type Store struct {
 	// codec tells the ledger's records from foreign ones.
 	codec codec
 
-	mu      sync.Mutex
-	aggs    map[domain.Ref]*aggState
-	lru     *list.List
-	maxAggs int
+	mu   sync.Mutex
+	aggs *lockcache.Cache[domain.Ref, aggState]
 
 	// Group commit: appends in flight, and the committer's queue.
 	inflight       atomic.Int64
@@ -163,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
 		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: make(map[domain.Ref]*aggState), lru: list.New(), maxAggs: cfg.CachedAggregates,
+	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: lockcache.New[domain.Ref, aggState](cfg.CachedAggregates, domain.CompareRefs, nil, 0),
 		codec: codec{key: cfg.Key}}
 	ok := false
 	defer func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +22,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes")
 	noPlan := fs.Bool("no-shipped-plan", false, "do not publish the shipped 2021 plan on an empty log (to import another ledger's export through the API)")
 	secureCookies := fs.Bool("secure-cookies", false, "mark the web site's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
+	readBound := fs.Duration("read-bound", 4*time.Second, "answer a read of the log (a page of events, an aggregate, a proof) within this, or 503")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,6 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxBody:       *maxBody,
 		NoShippedPlan: *noPlan,
 		SecureCookies: *secureCookies,
+		ReadBound:     *readBound,
 		Logger:        log,
 		Out:           stdout,
 	})

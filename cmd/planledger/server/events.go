@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,6 +225,9 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 		s.streamEvents(w, r, after, q.Has("limit"), int(limit), filter, match)
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadBound)
+	defer cancel()
+	r = r.WithContext(ctx)
 	page := eventsPage{Events: []domain.Record{}, NextAfter: after}
 	scanned := 0
 	readSize := max(int(limit), 256)
@@ -269,7 +273,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, after uint
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	n := 0
-	err := s.store.Each(r.Context(), after+1, func(rec domain.Record) error {
+	// Each wait for the next record is bounded: a stream that stalls
+	// (the cluster electing a leader) ends, with 503 if nothing was sent.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	stalled := errors.New("the log did not deliver the next record in time")
+	watchdog := time.AfterFunc(s.cfg.ReadBound, func() { cancel(stalled) })
+	defer watchdog.Stop()
+	err := s.store.Each(ctx, after+1, func(rec domain.Record) error {
+		watchdog.Reset(s.cfg.ReadBound)
 		if filter.Ref != nil && rec.Subject != filter.Ref.String() {
 			return nil
 		}
@@ -294,6 +306,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, after uint
 		}
 		return nil
 	})
+	if errors.Is(context.Cause(ctx), stalled) {
+		err = domain.Errorf(domain.KindUnavailable, "%v within %s", stalled, s.cfg.ReadBound)
+	}
 	if err != nil && n == 0 {
 		s.fail(w, r, err)
 		return

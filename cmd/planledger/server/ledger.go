@@ -1,11 +1,11 @@
 package server
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"planledger/eventstore/lockcache"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +21,7 @@ type Ledger struct {
 	store *eventstore.Store
 	log   *slog.Logger
 	now   func() time.Time
-	cache *aggCache
+	cache *lockcache.Cache[domain.Ref, aggEntry]
 	// societies caches which societies are known to exist.
 	societies sync.Map
 	// observe, if set, is told of every successful store append.
@@ -38,7 +38,7 @@ const retryPause = 200 * time.Millisecond
 // NewLedger returns a command path over store keeping at most cacheSize
 // aggregates in memory.
 func NewLedger(store *eventstore.Store, log *slog.Logger, cacheSize int) *Ledger {
-	return &Ledger{store: store, log: log, now: time.Now, cache: newAggCache(cacheSize), retryBudget: 3 * time.Second}
+	return &Ledger{store: store, log: log, now: time.Now, cache: newAggCache(cacheSize, maxCachedEvents), retryBudget: 3 * time.Second}
 }
 
 // maxDecideAttempts bounds how often one request decides again after
@@ -60,15 +60,45 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			refs = append(refs, subs[i].Ref)
 		}
 	}
-	entries := l.cache.lock(refs)
-	defer l.cache.unlock(entries)
+	// The retry budget counts from the request's arrival, waits for the
+	// aggregates' locks included; every wait ends with the budget (and a
+	// last attempt's grace).
+	arrival := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, arrival.Add(l.retryBudget+lastAttempt))
+	defer cancel()
+	locked, err := l.cache.Lock(ctx, refs)
+	if err != nil {
+		return eventstore.Result{}, domain.Errorf(domain.KindUnavailable, "nothing was appended: %s is busy with other requests and this one's time ran out (%w); try again", refs[0], err)
+	}
+	defer l.cache.Unlock(locked)
+	entries := make([]*aggEntry, len(locked))
+	for i, e := range locked {
+		entries[i] = &e.Value
+	}
 
-	start := time.Now()
+	unknown := false // an earlier try's outcome is unknown
+	// again says whether to try again after an unavailable store: within
+	// the budget, after a pause.
+	again := func(err error) bool {
+		unknown = unknown || errors.Is(err, eventstore.ErrOutcomeUnknown)
+		l.refreshAll(entries)
+		if time.Since(arrival)+retryPause > l.retryBudget {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(retryPause):
+			return true
+		}
+	}
 	for attempt := 1; ; attempt++ {
-		for i, e := range entries {
-			if err := l.load(ctx, refs[i], e); err != nil {
-				return eventstore.Result{}, err
+		if err := l.loadAll(ctx, refs, entries); err != nil {
+			if domain.IsKind(err, domain.KindUnavailable) && again(err) {
+				attempt--
+				continue
 			}
+			return eventstore.Result{}, unavailable(err, unknown)
 		}
 		pend, err := l.decide(ctx, who, subs, refs, entries, batch)
 		if err != nil {
@@ -94,24 +124,41 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			if !domain.IsKind(err, domain.KindUnavailable) {
 				return eventstore.Result{}, err
 			}
-			// The outcome is unknown. Within the budget, try again with the
-			// same ids (stored at most once: a retry of a landed append
-			// answers with the original); past it, answer 503.
-			l.refreshAll(entries)
-			if time.Since(start) > l.retryBudget {
-				return eventstore.Result{}, err
+			// Within the budget, try again with the same ids (stored at
+			// most once: a retry of a landed append answers with the
+			// original); past it, answer 503.
+			if again(err) {
+				attempt--
+				continue
 			}
-			select {
-			case <-ctx.Done():
-				return eventstore.Result{}, err
-			case <-time.After(retryPause):
-			}
-			attempt--
-			continue
+			return eventstore.Result{}, unavailable(err, unknown)
 		}
 		l.applyResult(refs, entries, subs, res)
 		return res, nil
 	}
+}
+
+// lastAttempt is the time a request may still take after its retry
+// budget: the last try's publish, or its read of recorded times.
+const lastAttempt = time.Second
+
+// unavailable says what a 503 means for the request: nothing appended, or
+// an earlier try's outcome unknown.
+func unavailable(err error, unknown bool) error {
+	if unknown || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		return domain.Errorf(domain.KindUnavailable, "the store did not answer in time; a try of this request may have been stored: send it again with the same ids, each event is stored at most once (%w)", err)
+	}
+	return domain.Errorf(domain.KindUnavailable, "the store did not answer in time; nothing was appended (%w)", err)
+}
+
+// loadAll brings every entry up to date with the log.
+func (l *Ledger) loadAll(ctx context.Context, refs []domain.Ref, entries []*aggEntry) error {
+	for i, e := range entries {
+		if err := l.load(ctx, refs[i], e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // expectedBy reports whether the client itself stated the version of ref.
@@ -347,86 +394,22 @@ func mustRef(subject string) domain.Ref {
 	return r
 }
 
-// aggCache keeps recently used aggregates, at most size of them. An entry
-// is locked while a request uses it; requests on one aggregate take turns.
-type aggCache struct {
-	mu      sync.Mutex
-	size    int
-	entries map[domain.Ref]*aggEntry
-	lru     *list.List
-	// events is the number of events the cached aggregates hold, as of
-	// their last unlock; maxEvents bounds it, so that a few very long
-	// aggregates cannot fill the memory that size aggregates would not.
-	events, maxEvents int
-}
-
+// aggEntry is what the command path keeps of an aggregate.
 type aggEntry struct {
-	mu     sync.Mutex
-	ref    domain.Ref
-	agg    *domain.Aggregate // nil until loaded
-	stale  bool
-	elem   *list.Element
-	events int // the aggregate's events, counted in aggCache.events
+	agg   *domain.Aggregate // nil until loaded
+	stale bool
 }
 
 // maxCachedEvents bounds the events the command path keeps in memory (a
-// few hundred bytes each).
+// few hundred bytes each): a few very long aggregates cannot fill the
+// memory that the cache's size in aggregates would not.
 const maxCachedEvents = 1_000_000
 
-func newAggCache(size int) *aggCache {
-	return &aggCache{size: size, entries: map[domain.Ref]*aggEntry{}, lru: list.New(), maxEvents: maxCachedEvents}
-}
-
-// lock returns the entries of refs locked, in a fixed order so that two
-// requests over the same aggregates cannot deadlock. An evicted entry in
-// use stays valid for its holder; a later request gets a fresh one, and the
-// store's expectations keep the two honest.
-func (c *aggCache) lock(refs []domain.Ref) []*aggEntry {
-	out := make([]*aggEntry, len(refs))
-	c.mu.Lock()
-	for i, r := range refs {
-		e, ok := c.entries[r]
-		if !ok {
-			e = &aggEntry{ref: r}
-			e.elem = c.lru.PushFront(e)
-			c.entries[r] = e
-		} else {
-			c.lru.MoveToFront(e.elem)
+func newAggCache(size, maxEvents int) *lockcache.Cache[domain.Ref, aggEntry] {
+	return lockcache.New(size, domain.CompareRefs, func(e *aggEntry) int {
+		if e.agg == nil {
+			return 0
 		}
-		out[i] = e
-	}
-	for c.lru.Len() > c.size || (c.events > c.maxEvents && c.lru.Len() > len(refs)) {
-		old := c.lru.Remove(c.lru.Back()).(*aggEntry)
-		delete(c.entries, old.ref)
-		c.events -= old.events
-	}
-	c.mu.Unlock()
-	order := slices.Clone(out)
-	slices.SortFunc(order, func(a, b *aggEntry) int {
-		if a.ref.String() < b.ref.String() {
-			return -1
-		}
-		return 1
-	})
-	for _, e := range order {
-		e.mu.Lock()
-	}
-	return out
-}
-
-func (c *aggCache) unlock(entries []*aggEntry) {
-	for _, e := range entries {
-		n := 0
-		if e.agg != nil {
-			n = int(e.agg.Version())
-		}
-		delta := n - e.events
-		e.events = n
-		e.mu.Unlock()
-		c.mu.Lock()
-		if cur, ok := c.entries[e.ref]; ok && cur == e {
-			c.events += delta
-		}
-		c.mu.Unlock()
-	}
+		return int(e.agg.Version())
+	}, maxEvents)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -12,11 +13,13 @@ import (
 // TestAggCacheBoundsEvents: besides the number of aggregates, the cache
 // bounds the events they hold, evicting the least recently used.
 func TestAggCacheBoundsEvents(t *testing.T) {
-	c := newAggCache(100)
-	c.maxEvents = 10
+	c := newAggCache(100, 10)
 	fill := func(id string, n int) {
 		ref := domain.Ref{Type: domain.AggregateSociety, ID: id}
-		es := c.lock([]domain.Ref{ref})
+		es, err := c.Lock(context.Background(), []domain.Ref{ref})
+		if err != nil {
+			t.Fatal(err)
+		}
 		a := domain.NewAggregate(ref)
 		for i := 0; i < n; i++ {
 			typ, data := "society.party_history_activity_held", `{"title":"t","participants":3,"held_on":"2021-04-30"}`
@@ -29,16 +32,18 @@ func TestAggCacheBoundsEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		es[0].agg = a
-		c.unlock(es)
+		es[0].Value.agg = a
+		c.Unlock(es)
 	}
 	fill("a", 6)
 	fill("b", 6) // 12 events: over the bound once the next lock evicts
 	fill("c", 1)
-	if _, ok := c.entries[domain.Ref{Type: domain.AggregateSociety, ID: "a"}]; ok {
-		t.Fatal("the least recently used aggregate was kept past the event bound")
+	if c.Len() != 2 {
+		t.Fatalf("cache holds %d aggregates; want 2 (b and c, 7 events)", c.Len())
 	}
-	if c.events != 7 || c.lru.Len() != 2 {
-		t.Fatalf("cache holds %d events in %d aggregates; want 7 in 2", c.events, c.lru.Len())
+	es, _ := c.Lock(context.Background(), []domain.Ref{{Type: domain.AggregateSociety, ID: "a"}})
+	defer c.Unlock(es)
+	if es[0].Value.agg != nil {
+		t.Fatal("the least recently used aggregate was kept past the event bound")
 	}
 }

@@ -52,8 +52,13 @@ type Config struct {
 	ReadyLag uint64
 	// UnavailableRetry is how long one request keeps retrying an append
 	// whose outcome is unknown before answering 503; 3s if zero, none if
-	// negative.
+	// negative. It counts from the request's arrival, and no append takes
+	// more than a second past it.
 	UnavailableRetry time.Duration
+	// ReadBound bounds a read of the log (a page of events, an aggregate,
+	// a record, a proof, a tile), or, for a stream of events, each wait
+	// for the next record: past it, 503. 4s if zero.
+	ReadBound time.Duration
 	// Registry receives the metrics served at /metrics; a new one if nil.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -113,6 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.ReadyLag == 0 {
 		cfg.ReadyLag = 1000
+	}
+	if cfg.ReadBound == 0 {
+		cfg.ReadBound = 4 * time.Second
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
@@ -348,15 +356,15 @@ func (s *Server) routes() http.Handler {
 	handle := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, s.metrics.instrument(pattern, h)) }
 	handle("POST /v1/events", s.authed(s.handlePostEvents))
 	handle("GET /v1/events", s.authed(s.handleGetEvents))
-	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.handleGetAggregate))
+	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.bounded(s.handleGetAggregate)))
 	handle("GET /v1/views/{view}", s.authed(s.handleGetView))
-	handle("GET /v1/events/{seq}", s.authed(s.handleGetRecord))
-	handle("GET /v1/events/{seq}/proof", s.authed(s.handleRecordProof))
-	handle("GET /v1/log", s.authed(s.handleLog))
+	handle("GET /v1/events/{seq}", s.authed(s.bounded(s.handleGetRecord)))
+	handle("GET /v1/events/{seq}/proof", s.authed(s.bounded(s.handleRecordProof)))
+	handle("GET /v1/log", s.authed(s.bounded(s.handleLog)))
 	handle("GET /v1/log/key", s.authed(s.handleLogKey))
-	handle("GET /v1/log/checkpoint", s.authed(s.handleCheckpoint))
-	handle("GET /v1/log/tile/{path...}", s.authed(s.handleTile))
-	handle("GET /v1/log/proof/tree", s.authed(s.handleTreeProof))
+	handle("GET /v1/log/checkpoint", s.authed(s.bounded(s.handleCheckpoint)))
+	handle("GET /v1/log/tile/{path...}", s.authed(s.bounded(s.handleTile)))
+	handle("GET /v1/log/proof/tree", s.authed(s.bounded(s.handleTreeProof)))
 	handle("POST /v1/import", s.authed(s.handleImport))
 	handle("GET /healthz", s.handleHealthz)
 	handle("GET /readyz", s.handleReadyz)
@@ -366,6 +374,16 @@ func (s *Server) routes() http.Handler {
 		badRequest(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the API in the README", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// bounded gives a read the request's time bound: whatever JetStream does
+// (a leader election, say), it is answered within it, with 503 past it.
+func (s *Server) bounded(h func(http.ResponseWriter, *http.Request, *Principal)) func(http.ResponseWriter, *http.Request, *Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *Principal) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadBound)
+		defer cancel()
+		h(w, r.WithContext(ctx), p)
+	}
 }
 
 // authed resolves the bearer token to a principal or answers 401.
