@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"planledger/eventstore/lockcache"
 	"slices"
 	"sync"
@@ -41,9 +42,15 @@ func NewLedger(store *eventstore.Store, log *slog.Logger, cacheSize int) *Ledger
 	return &Ledger{store: store, log: log, now: time.Now, cache: newAggCache(cacheSize, maxCachedEvents), retryBudget: 3 * time.Second}
 }
 
-// maxDecideAttempts bounds how often one request decides again after
-// losing a race it did not ask to lose (no expectedversion).
-const maxDecideAttempts = 10
+// A request that loses a race it did not ask to lose (no expectedversion:
+// another writer, through another instance, appended to its aggregate
+// first) decides again, within its retry budget, after a short random
+// pause that grows with the attempts, so that writers contending for one
+// aggregate through several instances take turns instead of colliding
+// again and again.
+func racePause(attempt int) time.Duration {
+	return time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(5*time.Millisecond)))
+}
 
 // Submit appends the submissions all-or-nothing for principal who. batch
 // says whether problems point into an array ("/2/data/x").
@@ -116,8 +123,13 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			l.observe(time.Since(appendStart), res)
 		}
 		var de *domain.Error
-		if errors.As(err, &de) && de.Conflict != nil && !expectedBy(subs, de.Conflict.Aggregate) && attempt < maxDecideAttempts {
+		if errors.As(err, &de) && de.Conflict != nil && !expectedBy(subs, de.Conflict.Aggregate) && time.Since(arrival) < max(l.retryBudget, lastAttempt) {
 			l.refreshAll(entries)
+			select {
+			case <-ctx.Done():
+				return eventstore.Result{}, err
+			case <-time.After(racePause(attempt)):
+			}
 			continue
 		}
 		if err != nil {
