@@ -113,8 +113,7 @@ func TestFailoverSIGKILL(t *testing.T) {
 	mk := func() *testServer {
 		return startServer(t, func(cfg *server.Config) {
 			cfg.Store = eventstoretest.LedgerConfig(c.URL())
-			cfg.Store.Replicas = 3
-			cfg.Store.Timeout = 2 * time.Second
+			cfg.Store.Replicas = 3 // and the default 5 s per request to JetStream, as serve has it
 			cfg.DataDir = t.TempDir()
 		})
 	}

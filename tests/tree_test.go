@@ -336,7 +336,8 @@ func checkCheckpoints(t *testing.T, instances ...*testServer) {
 // transient says err is the cluster not answering (yet), not a wrong answer.
 func transient(err error) bool {
 	return domain.IsKind(err, domain.KindUnavailable) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) || strings.Contains(err.Error(), "no responders")
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		strings.Contains(err.Error(), "no responders") || strings.Contains(err.Error(), "no response from stream")
 }
 
 func checkpointsAgree(instances []*testServer) (int, error) {
