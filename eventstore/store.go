@@ -511,8 +511,17 @@ func CheckStreamConfig(cfg jetstream.StreamConfig, replicas int) []string {
 	return p
 }
 
-// isUnavailable reports whether err means JetStream did not answer, so the
+// IsUnavailable reports whether err means JetStream did not answer, so the
 // outcome of a request is unknown or it was never sent.
+func IsUnavailable(err error) bool { return isUnavailable(err) }
+
+// IsExpectationFailed reports whether JetStream refused a publish because
+// an expectation did not hold (a wrong last sequence, on one server or a
+// cluster).
+func IsExpectationFailed(err error) bool {
+	return isAPICode(err, codeWrongLastSequence, codeExpectationMismatch)
+}
+
 func isUnavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrTimeout) ||

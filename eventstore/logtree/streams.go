@@ -31,12 +31,6 @@ func StreamNames(logStream string) (tiles, checkpoints string) {
 	return s[1], s[2]
 }
 
-// JetStream error codes the tree interprets.
-const (
-	codeWrongLastSequence   jetstream.ErrorCode = 10071
-	codeExpectationMismatch jetstream.ErrorCode = 10164
-)
-
 // streams are the tree's two immutable streams: full tiles, and signed
 // checkpoints. Expectations make each tile and each tree size's
 // checkpoint be written once, and checkpoints be written in order of
@@ -84,7 +78,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamCo
 			}
 		}
 		cancel()
-		if err == nil || ctx.Err() != nil || !unavailable(err) {
+		if err == nil || ctx.Err() != nil || !eventstore.IsUnavailable(err) {
 			break
 		}
 	}
@@ -106,24 +100,6 @@ func ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamCo
 		return nil, fmt.Errorf("stream %s is not safe for the log's tree: %s; fix it with the nats CLI, the ledger never weakens or repairs a stream", want.Name, strings.Join(probs, "; "))
 	}
 	return str, nil
-}
-
-func unavailable(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse)
-}
-
-func isAPICode(err error, codes ...jetstream.ErrorCode) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	for _, c := range codes {
-		if apiErr.ErrorCode == c {
-			return true
-		}
-	}
-	return false
 }
 
 func tileSubject(t tlog.Tile) string {
@@ -157,7 +133,7 @@ func (s *streams) putTile(ctx context.Context, t tlog.Tile, data []byte) error {
 	pctx, cancel := context.WithTimeout(ctx, s.timeout)
 	_, err := s.js.PublishMsg(pctx, m)
 	cancel()
-	if isAPICode(err, codeWrongLastSequence, codeExpectationMismatch) {
+	if eventstore.IsExpectationFailed(err) {
 		have, gerr := s.GetTile(ctx, t)
 		if gerr != nil {
 			return gerr
@@ -229,7 +205,7 @@ func (s *streams) putCheckpoint(ctx context.Context, n int64, signed []byte, aft
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err := s.js.PublishMsg(ctx, m)
-	if isAPICode(err, codeWrongLastSequence, codeExpectationMismatch) {
+	if eventstore.IsExpectationFailed(err) {
 		return errCheckpointRace
 	}
 	return err
