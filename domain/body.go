@@ -7,43 +7,66 @@ import (
 )
 
 // A stored record's body is the event as submitted plus "version" and
-// "submitter", written by encoding/json. Replays decode millions of them,
-// and encoding/json spends most of its time validating the whole body
-// first and then reflecting over the struct. DecodeRecordBody reads the
-// usual body in one pass instead; anything unusual (an escaped string, an
-// unknown or differently cased member, a null, a number that is not a
-// plain unsigned integer) sends it to encoding/json, so the result is
-// always the one encoding/json gives. FuzzDecodeRecordBody holds the two
-// paths to that.
+// "submitter", written by encoding/json, with the event's extensions last,
+// in name order. Bodies are hashed (a record's MAC covers its body, and an
+// exported line is a leaf of the log's tree), and an import re-encodes a
+// body from its exported JSON: so the encoding is a fixed point, and
+// decoding a body and encoding it again gives the same bytes
+// (FuzzRecordBodyFixedPoint).
+//
+// Replays decode millions of bodies, and encoding/json spends most of its
+// time validating the whole body first and then reflecting over the
+// struct. DecodeRecordBody reads the usual body in one pass instead;
+// anything unusual (an escaped string, an unknown or differently cased
+// member, a null, a number that is not a plain unsigned integer) sends it
+// to encoding/json, so the result is always the one encoding/json gives.
+// FuzzDecodeRecordBody holds the two paths to that.
 
-// recordBody is the body as encoding/json reads it.
-type recordBody struct {
-	Event
+// bodyFields is the body as encoding/json reads and writes it, extensions
+// aside.
+type bodyFields struct {
+	eventFields
 	Version   uint64 `json:"version"`
 	Submitter string `json:"submitter"`
 }
 
 // EncodeRecordBody writes the body the ledger stores for an event.
 func EncodeRecordBody(ev *Event, version uint64, submitter string) ([]byte, error) {
-	return json.Marshal(recordBody{Event: *ev, Version: version, Submitter: submitter})
+	b, err := json.Marshal(bodyFields{eventFields: eventFields(*ev), Version: version, Submitter: submitter})
+	if err != nil {
+		return nil, err
+	}
+	return ev.Extensions.appendTo(b), nil
 }
 
 // DecodeRecordBody decodes a stored record's body into the event, version
 // and submitter of a Record (sequence and recorded time are the stream's).
 func DecodeRecordBody(body []byte) (Record, error) {
-	if rec, ok := fastRecordBody(body); ok {
+	if rec, ok := fastRecord(body, false); ok {
 		return rec, nil
 	}
-	var w recordBody
+	return slowRecordBody(body)
+}
+
+// slowRecordBody is encoding/json's reading of a body.
+func slowRecordBody(body []byte) (Record, error) {
+	var w bodyFields
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Record{}, err
 	}
-	return Record{Event: w.Event, Version: w.Version, Submitter: w.Submitter}, nil
+	x, err := extensionsOf(body)
+	if err != nil {
+		return Record{}, err
+	}
+	rec := Record{Event: Event(w.eventFields), Version: w.Version, Submitter: w.Submitter}
+	rec.Extensions = x
+	return rec, nil
 }
 
-// fastRecordBody is the one-pass reading; ok is false where it leaves the
-// body to encoding/json.
-func fastRecordBody(b []byte) (rec Record, ok bool) {
+// fastRecord is the one-pass reading of a body, or with record set of a
+// record's JSON (which also has sequence and recordedtime); ok is false
+// where it leaves the text to encoding/json.
+func fastRecord(b []byte, record bool) (rec Record, ok bool) {
 	s := scanner{b: b}
 	if !s.consume('{') {
 		return Record{}, false
@@ -73,6 +96,10 @@ func fastRecordBody(b []byte) (rec Record, ok bool) {
 			rec.Type, ok = plainValue(val)
 		case "subject":
 			rec.Subject, ok = plainValue(val)
+		case "datacontenttype":
+			rec.DataContentType, ok = plainValue(val)
+		case "dataschema":
+			rec.DataSchema, ok = plainValue(val)
 		case "submitter":
 			rec.Submitter, ok = plainValue(val)
 		case "time":
@@ -83,8 +110,25 @@ func fastRecordBody(b []byte) (rec Record, ok bool) {
 			rec.Data = append(json.RawMessage(nil), val...)
 		case "version":
 			rec.Version, ok = plainUint(val)
+		case "sequence":
+			rec.Sequence, ok = plainUint(val)
+			ok = ok && record
+		case "recordedtime":
+			ok = record && val[0] == '"' && rec.RecordedTime.UnmarshalJSON(val) == nil
+		case "recordmac":
+			rec.MAC, ok = plainValue(val)
+			ok = ok && record
 		default:
-			ok = false // unknown, or differently cased: encoding/json's rules
+			// An extension with a plain value is kept as written; anything
+			// else (unknown, differently cased, null, escaped) follows
+			// encoding/json's rules.
+			ok = isExtensionMember(string(key)) && plainScalar(val)
+			if ok {
+				if rec.Extensions == nil {
+					rec.Extensions = Extensions{}
+				}
+				rec.Extensions[string(key)] = append(json.RawMessage(nil), val...)
+			}
 		}
 		if !ok {
 			return Record{}, false
@@ -103,6 +147,21 @@ func plainValue(v []byte) (string, bool) {
 	s := scanner{b: v}
 	str, ok := s.plainString()
 	return string(str), ok && s.i == len(v)
+}
+
+// plainScalar is a plain string, a boolean or a number (which skipValue
+// has checked).
+func plainScalar(v []byte) bool {
+	switch v[0] {
+	case '"':
+		_, ok := plainValue(v)
+		return ok
+	case 't', 'f':
+		return true
+	case 'n':
+		return false
+	}
+	return v[0] == '-' || (v[0] >= '0' && v[0] <= '9')
 }
 
 // plainUint is a JSON number that is a plain unsigned integer.

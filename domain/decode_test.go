@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -56,10 +57,20 @@ func TestEnvelope(t *testing.T) {
 		{"subject slug starting with dash", good(set("subject", `"society/-x"`)), "/subject", "starts with '-'"},
 		{"time not rfc3339", good(set("time", `"2021-06-01 10:00"`)), "/time", "not an RFC 3339"},
 		{"time in the future", good(set("time", `"`+now.Add(10*time.Minute).Format(time.RFC3339)+`"`)), "/time", "in the future"},
-		{"unknown attribute", good(set("colour", `"red"`)), "/colour", "is not a field here"},
+		{"attribute name with a dash", good(set("trace-parent", `"red"`)), "/trace-parent", "only lowercase letters a-z and digits"},
+		{"attribute name in capitals", good(set("Colour", `"red"`)), "/Colour", "only lowercase letters a-z and digits"},
+		{"record attribute", good(set("sequence", `5`)), "/sequence", "record attribute, set by the ledger"},
+		{"submitter given", good(set("submitter", `"me"`)), "/submitter", "record attribute, set by the ledger"},
+		{"extension object", good(set("colour", `{"r":1}`)), "/colour", "a string, a whole number or a boolean"},
+		{"extension fraction", good(set("weight", `1.5`)), "/weight", "not a CloudEvents integer"},
+		{"extension past int32", good(set("weight", `2147483648`)), "/weight", "not a CloudEvents integer"},
 		{"expectedversion negative", good(set("expectedversion", `-1`)), "/expectedversion", "whole number"},
-		{"expectedversion string", good(set("expectedversion", `"3"`)), "/expectedversion", "whole number"},
+		{"expectedversion words", good(set("expectedversion", `"three"`)), "/expectedversion", "whole number"},
 		{"datacontenttype", good(set("datacontenttype", `"text/plain"`)), "/datacontenttype", "not supported"},
+		{"datacontenttype charset", good(set("datacontenttype", `"application/json; charset=latin1"`)), "/datacontenttype", "charset"},
+		{"dataschema relative", good(set("dataschema", `"/schemas/x"`)), "/dataschema", "absolute URI"},
+		{"data and data_base64", good(set("data_base64", `"e30="`)), "/data_base64", "not both"},
+		{"data_base64 not JSON", good(func(m map[string]string) { m["data"] = ""; m["data_base64"] = `"aGVsbG8="` }), "/data_base64", "does not hold JSON"},
 		{"data missing", good(set("data", "")), "/data", "is required"},
 		{"data not object", good(set("data", `[1]`)), "/data", "must be a JSON object"},
 	}
@@ -78,6 +89,42 @@ func TestEnvelope(t *testing.T) {
 		s, probs := domain.DecodeEvent([]byte(body), now)
 		if len(probs) > 0 || s.ExpectedVersion == nil || *s.ExpectedVersion != 0 || s.Ref.ID != "hn-chem" {
 			t.Fatalf("got %+v, %v", s, probs)
+		}
+	})
+	t.Run("ok with extensions, data schema, content type and base64 data", func(t *testing.T) {
+		body := good(func(m map[string]string) {
+			m["expectedversion"] = `"3"`
+			m["datacontenttype"] = `"application/json; charset=utf-8"`
+			m["dataschema"] = `"https://example.org/schemas/society.registered.json"`
+			m["traceparent"] = `"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`
+			m["comment"] = `"a \u003cb\u003e \u00e9"`
+			m["partitionkey"] = `-7`
+			m["sampled"] = `true`
+			m["dropped"] = `null`
+			m["data"] = ""
+			m["data_base64"] = `"eyJuYW1lIjoi5YyW5a2m5LyaIiwia2luZCI6InNvY2lldHkifQ=="` // {"name":"化学会","kind":"society"}
+		})
+		s, probs := domain.DecodeEvent([]byte(body), now)
+		if len(probs) > 0 {
+			t.Fatalf("problems %v", probs)
+		}
+		ev := s.Event
+		if *s.ExpectedVersion != 3 || ev.DataContentType != "application/json; charset=utf-8" || ev.DataSchema != "https://example.org/schemas/society.registered.json" {
+			t.Fatalf("got %+v", s)
+		}
+		if string(ev.Data) != `{"name":"化学会","kind":"society"}` {
+			t.Fatalf("data %s", ev.Data)
+		}
+		want := domain.Extensions{
+			"traceparent":  []byte(`"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`),
+			"comment":      []byte(`"a \u003cb\u003e é"`), // canonical: as encoding/json writes it
+			"partitionkey": []byte(`-7`), "sampled": []byte(`true`),
+		}
+		if fmt.Sprint(ev.Extensions) != fmt.Sprint(want) {
+			t.Fatalf("extensions %s, want %s", ev.Extensions, want)
+		}
+		if tp, ok := ev.Extensions.String("traceparent"); !ok || tp != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+			t.Fatalf("traceparent %q %v", tp, ok)
 		}
 	})
 }

@@ -1,4 +1,7 @@
 package domain
 
 // FastRecordBody exposes the fast path of DecodeRecordBody to the fuzz test.
-var FastRecordBody = fastRecordBody
+func FastRecordBody(b []byte) (Record, bool) { return fastRecord(b, false) }
+
+// FastRecordJSON exposes the fast path of Record.UnmarshalJSON.
+func FastRecordJSON(b []byte) (Record, bool) { return fastRecord(b, true) }

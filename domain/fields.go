@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -237,6 +238,42 @@ func (f *fields) elemSlug(name string, i int, raw json.RawMessage) string {
 		return ""
 	}
 	return s
+}
+
+// extensions takes every member nobody asked for as an extension
+// attribute of an event; a record attribute or a name outside the
+// CloudEvents rules is a problem.
+func (f *fields) extensions() Extensions {
+	var x Extensions
+	for _, k := range slices.Sorted(maps.Keys(f.m)) {
+		if f.used[k] {
+			continue
+		}
+		f.used[k] = true
+		if slices.Contains(RecordAttributes, k) {
+			f.problem(k, "is a record attribute, set by the ledger; leave it out of the event")
+			continue
+		}
+		if err := CheckExtensionName(k); err != nil {
+			f.problem(k, "%v", err)
+			continue
+		}
+		v, keep, err := canonicalExtension(f.m[k])
+		if err != nil {
+			f.problem(k, "%v", err)
+			continue
+		}
+		if keep {
+			if x == nil {
+				x = Extensions{}
+			}
+			x[k] = v
+		}
+	}
+	if len(x) > MaxExtensions {
+		*f.probs = append(*f.probs, Problem{Pointer: f.ptr, Detail: fmt.Sprintf("%d extension attributes; at most %d", len(x), MaxExtensions)})
+	}
+	return x
 }
 
 // done reports every member nobody asked for.

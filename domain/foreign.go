@@ -71,9 +71,6 @@ const foreignSource = "/planledger/foreign"
 // ForeignID is the CloudEvents id of the foreign record at seq.
 func ForeignID(seq uint64) string { return "planledger-foreign-" + strconv.FormatUint(seq, 10) }
 
-// plainRecord is Record without its methods, read as the fields say.
-type plainRecord Record
-
 // MarshalJSON writes the record's line (AppendLine): a genuine record as
 // the event plus its place in the log, a foreign one as a CloudEvent of
 // type ForeignType with the extensions "foreign": true and
@@ -84,6 +81,10 @@ func (r Record) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads either form MarshalJSON writes.
 func (r *Record) UnmarshalJSON(b []byte) error {
+	if rec, ok := fastRecord(b, true); ok { // the usual genuine record
+		*r = rec
+		return nil
+	}
 	var probe struct {
 		Foreign bool `json:"foreign"`
 	}
@@ -93,7 +94,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if !probe.Foreign {
-		return json.Unmarshal(b, (*plainRecord)(r))
+		return r.unmarshalGenuine(b)
 	}
 	var fe foreignEvent
 	if err := json.Unmarshal(b, &fe); err != nil {

@@ -19,7 +19,8 @@ import (
 //   - no white space; members in the order below; optional members left
 //     out when empty;
 //   - a genuine record: specversion, id, source, type, subject, time,
-//     data, sequence, version, recordedtime, submitter, recordmac;
+//     datacontenttype, dataschema, data, its extension attributes in name
+//     order, sequence, version, recordedtime, submitter, recordmac;
 //   - a foreign record: specversion, id, source, type, time,
 //     datacontenttype, data {reason, nats_subject, headers (keys sorted),
 //     body or body_base64}, sequence, recordedtime, foreign, foreignreason;
@@ -28,8 +29,8 @@ import (
 //   - strings escaped minimally: \" \\ \b \f \n \r \t, other control
 //     characters as \u00xx, U+2028 and U+2029 as \u2028 and \u2029,
 //     invalid UTF-8 as \ufffd; nothing else (no HTML escaping);
-//   - data, and a foreign record's body where it is compact JSON in valid
-//     UTF-8, are written as stored, byte for byte.
+//   - data, extension values, and a foreign record's body where it is
+//     compact JSON in valid UTF-8, are written as stored, byte for byte.
 //
 // TestLineGolden pins it.
 
@@ -38,24 +39,7 @@ func AppendLine(dst []byte, r *Record) []byte {
 	if r.Foreign != nil {
 		return appendForeignLine(dst, r)
 	}
-	dst = append(dst, `{"specversion":`...)
-	dst = appendString(dst, r.SpecVersion)
-	dst = append(dst, `,"id":`...)
-	dst = appendString(dst, r.ID)
-	dst = append(dst, `,"source":`...)
-	dst = appendString(dst, r.Source)
-	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, r.Type)
-	dst = append(dst, `,"subject":`...)
-	dst = appendString(dst, r.Subject)
-	dst = append(dst, `,"time":`...)
-	dst = appendTime(dst, r.Time)
-	dst = append(dst, `,"data":`...)
-	if len(r.Data) == 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, r.Data...)
-	}
+	dst = appendEventMembers(dst, &r.Event)
 	dst = append(dst, `,"sequence":`...)
 	dst = strconv.AppendUint(dst, r.Sequence, 10)
 	dst = append(dst, `,"version":`...)
@@ -69,6 +53,38 @@ func AppendLine(dst []byte, r *Record) []byte {
 		dst = appendString(dst, r.MAC)
 	}
 	return append(dst, '}')
+}
+
+// appendEventMembers writes the event's members, as its line opens: the
+// object's '{' and every member but its closing '}'.
+func appendEventMembers(dst []byte, e *Event) []byte {
+	dst = append(dst, `{"specversion":`...)
+	dst = appendString(dst, e.SpecVersion)
+	dst = append(dst, `,"id":`...)
+	dst = appendString(dst, e.ID)
+	dst = append(dst, `,"source":`...)
+	dst = appendString(dst, e.Source)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, e.Type)
+	dst = append(dst, `,"subject":`...)
+	dst = appendString(dst, e.Subject)
+	dst = append(dst, `,"time":`...)
+	dst = appendTime(dst, e.Time)
+	if e.DataContentType != "" {
+		dst = append(dst, `,"datacontenttype":`...)
+		dst = appendString(dst, e.DataContentType)
+	}
+	if e.DataSchema != "" {
+		dst = append(dst, `,"dataschema":`...)
+		dst = appendString(dst, e.DataSchema)
+	}
+	dst = append(dst, `,"data":`...)
+	if len(e.Data) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, e.Data...)
+	}
+	return e.Extensions.appendMembers(dst)
 }
 
 func appendForeignLine(dst []byte, r *Record) []byte {

@@ -30,6 +30,12 @@ func lineCases() map[string]domain.Record {
 			Subject: "conference/c1", Time: time.Date(2021, 6, 1, 10, 0, 0, 1, time.UTC),
 			Data: json.RawMessage(`{"session_title":"\u003cb\u003e主论坛","attendees":320,"online":false}`)},
 			Sequence: 7, Version: 2, RecordedTime: at, Submitter: "bad \xff utf-8"},
+		"genuine with extensions": {Event: domain.Event{SpecVersion: "1.0", ID: "cheng-party-1", Source: "/societies/hn-cheng", Type: "society.party_organization_established",
+			Subject: "society/hn-cheng", Time: time.Date(2021, 4, 20, 10, 0, 0, 0, cst), DataContentType: "application/json; charset=utf-8",
+			DataSchema: "https://example.org/schemas/society.party_organization_established.json",
+			Data:       json.RawMessage(`{"org_type":"branch","members":5,"established_on":"2021-04-20"}`),
+			Extensions: domain.Extensions{"traceparent": json.RawMessage(`"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`), "partitionkey": json.RawMessage(`7`), "sampled": json.RawMessage(`true`)}},
+			Sequence: 3, Version: 2, RecordedTime: at, Submitter: "chem-secretariat", MAC: "dUZnRZDfdEumr83hobiucQ"},
 		"foreign, JSON body": {Sequence: 1253, RecordedTime: at, Foreign: &domain.Foreign{Reason: domain.ForeignNoProof, Detail: "not in the line",
 			Subject: "planledger.events.society.x", Header: map[string][]string{"X-B": {"2", "3"}, "X-A": {"1"}}, Body: []byte(`{"a":[1,2.50,"x"]}`)}},
 		"foreign, junk body": {Sequence: 1254, RecordedTime: at, Foreign: &domain.Foreign{Reason: domain.ForeignUndecodable,
@@ -82,13 +88,19 @@ func TestLineIsEncodingJSON(t *testing.T) {
 		}
 		return string(out)
 	}
-	type plain struct {
-		domain.Event
-		Sequence     uint64    `json:"sequence"`
-		Version      uint64    `json:"version"`
-		RecordedTime time.Time `json:"recordedtime"`
-		Submitter    string    `json:"submitter"`
-		MAC          string    `json:"recordmac,omitempty"`
+	type plain struct { // the record's fields, as encoding/json writes them
+		SpecVersion  string          `json:"specversion"`
+		ID           string          `json:"id"`
+		Source       string          `json:"source"`
+		Type         string          `json:"type"`
+		Subject      string          `json:"subject"`
+		Time         time.Time       `json:"time"`
+		Data         json.RawMessage `json:"data"`
+		Sequence     uint64          `json:"sequence"`
+		Version      uint64          `json:"version"`
+		RecordedTime time.Time       `json:"recordedtime"`
+		Submitter    string          `json:"submitter"`
+		MAC          string          `json:"recordmac,omitempty"`
 	}
 	for i := 0; i < 2000; i++ {
 		rec := domain.Record{Event: domain.Event{SpecVersion: "1.0", ID: str(), Source: str(), Type: str(), Subject: str(),
@@ -100,7 +112,8 @@ func TestLineIsEncodingJSON(t *testing.T) {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(plain{rec.Event, rec.Sequence, rec.Version, rec.RecordedTime, rec.Submitter, rec.MAC}); err != nil {
+		e := rec.Event
+		if err := enc.Encode(plain{e.SpecVersion, e.ID, e.Source, e.Type, e.Subject, e.Time, e.Data, rec.Sequence, rec.Version, rec.RecordedTime, rec.Submitter, rec.MAC}); err != nil {
 			t.Fatal(err)
 		}
 		if got := domain.AppendLine(nil, &rec); string(got)+"\n" != b.String() {
