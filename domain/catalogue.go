@@ -92,53 +92,8 @@ type Payload interface {
 func DecodeData(t EventType, data json.RawMessage) (Payload, []Problem) {
 	var probs []Problem
 	f := readObject(data, "/data", &probs)
-	var p Payload
-	switch t {
-	case PlanPublished:
-		p = decodePlanPublished(f)
-	case SocietyRegistered:
-		p = decodeSocietyRegistered(f)
-	case SocietyPartyOrganizationEstablished:
-		p = decodePartyOrganizationEstablished(f)
-	case SocietyPartyBuildingAssessed:
-		p = decodePartyBuildingAssessed(f)
-	case SocietyPartyHistoryActivityHeld:
-		p = decodePartyHistoryActivityHeld(f)
-	case SocietyReelectionHeld:
-		p = decodeReelectionHeld(f)
-	case SocietyLeadershipChanged:
-		p = decodeLeadershipChanged(f)
-	case SocietyAnnualInspectionRecorded:
-		p = decodeAnnualInspectionRecorded(f)
-	case DecisionProposed:
-		p = decodeDecisionProposed(f)
-	case DecisionPartyReviewed:
-		p = decodeDecisionPartyReviewed(f)
-	case DecisionVoted:
-		p = decodeDecisionVoted(f)
-	case DecisionPublished:
-		p = decodeDecisionPublished(f)
-	case ConferenceRegistered:
-		p = decodeConferenceRegistered(f)
-	case ConferenceSessionHeld:
-		p = decodeConferenceSessionHeld(f)
-	case ServiceTeamFormed:
-		p = decodeServiceTeamFormed(f)
-	case ServiceTeamServiceDelivered:
-		p = decodeServiceDelivered(f)
-	case ProjectRegistered:
-		p = decodeProjectRegistered(f)
-	case ProjectMilestoneReached:
-		p = decodeProjectMilestoneReached(f)
-	case ProjectCompleted:
-		p = decodeProjectCompleted(f)
-	case ProjectCancelled:
-		p = decodeProjectCancelled(f)
-	default:
-		if t.IsRetraction() && t.Aggregate().Valid() {
-			p = decodeEventRetracted(f, t.Aggregate())
-			break
-		}
+	p := decodePayload(t, f)
+	if p == nil {
 		return nil, []Problem{{Pointer: "/type", Detail: "unknown event type " + quote(string(t))}}
 	}
 	f.done()
@@ -146,6 +101,57 @@ func DecodeData(t EventType, data json.RawMessage) (Payload, []Problem) {
 		return nil, probs
 	}
 	return p, nil
+}
+
+// decodePayload runs the decoder of type t over f (which reads, or
+// describes: see DataSchema); nil for a type not in the catalogue.
+func decodePayload(t EventType, f *fields) Payload {
+	switch t {
+	case PlanPublished:
+		return decodePlanPublished(f)
+	case SocietyRegistered:
+		return decodeSocietyRegistered(f)
+	case SocietyPartyOrganizationEstablished:
+		return decodePartyOrganizationEstablished(f)
+	case SocietyPartyBuildingAssessed:
+		return decodePartyBuildingAssessed(f)
+	case SocietyPartyHistoryActivityHeld:
+		return decodePartyHistoryActivityHeld(f)
+	case SocietyReelectionHeld:
+		return decodeReelectionHeld(f)
+	case SocietyLeadershipChanged:
+		return decodeLeadershipChanged(f)
+	case SocietyAnnualInspectionRecorded:
+		return decodeAnnualInspectionRecorded(f)
+	case DecisionProposed:
+		return decodeDecisionProposed(f)
+	case DecisionPartyReviewed:
+		return decodeDecisionPartyReviewed(f)
+	case DecisionVoted:
+		return decodeDecisionVoted(f)
+	case DecisionPublished:
+		return decodeDecisionPublished(f)
+	case ConferenceRegistered:
+		return decodeConferenceRegistered(f)
+	case ConferenceSessionHeld:
+		return decodeConferenceSessionHeld(f)
+	case ServiceTeamFormed:
+		return decodeServiceTeamFormed(f)
+	case ServiceTeamServiceDelivered:
+		return decodeServiceDelivered(f)
+	case ProjectRegistered:
+		return decodeProjectRegistered(f)
+	case ProjectMilestoneReached:
+		return decodeProjectMilestoneReached(f)
+	case ProjectCompleted:
+		return decodeProjectCompleted(f)
+	case ProjectCancelled:
+		return decodeProjectCancelled(f)
+	}
+	if t.IsRetraction() && t.Aggregate().Valid() {
+		return decodeEventRetracted(f, t.Aggregate())
+	}
+	return nil
 }
 
 func quote(s string) string {
@@ -164,13 +170,7 @@ type EventRetracted struct {
 func (e EventRetracted) EventType() EventType { return RetractionType(e.aggregate) }
 
 func decodeEventRetracted(f *fields, a AggregateType) EventRetracted {
-	e := EventRetracted{aggregate: a, EventID: f.text("event_id", true, MaxEventIDLen), Reason: f.text("reason", true, maxText)}
-	if e.EventID != "" {
-		if err := CheckEventID(e.EventID); err != nil {
-			f.problem("event_id", "%v", err)
-		}
-	}
-	return e
+	return EventRetracted{aggregate: a, EventID: f.eventID("event_id"), Reason: f.text("reason", true, maxText)}
 }
 
 // DecodeStored decodes the data of a record the ledger stored, which passed

@@ -75,15 +75,11 @@ func decodeDecisionProposed(f *fields) DecisionProposedData {
 		Category:  f.enum("category", true, decisionCategories),
 		Title:     f.text("title", true, maxText),
 	}
-	if _, given := f.get("amount_cny", false); given {
-		amount := f.number("amount_cny", true, 0.01, 1e12)
+	given := f.present("amount_cny")
+	if amount := f.number("amount_cny", false, 0.01, 1e12); given {
 		d.AmountCNY = &amount
-		if d.Category != "" && d.Category != CategoryMajorExpense {
-			f.problem("amount_cny", "applies only to a major_expense decision, not %s", d.Category)
-		}
-	} else if d.Category == CategoryMajorExpense {
-		f.problem("amount_cny", "is required for a major_expense decision")
 	}
+	f.onlyWhen("amount_cny", given, "category", d.Category, CategoryMajorExpense, "decision")
 	return d
 }
 

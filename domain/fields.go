@@ -21,6 +21,10 @@ type fields struct {
 	m     map[string]json.RawMessage
 	used  map[string]bool
 	probs *[]Problem
+	// desc, when set, makes the reader describe instead of read: each
+	// getter adds its member's schema to desc and returns a zero value
+	// (see DataSchema).
+	desc *Schema
 }
 
 func readObject(raw json.RawMessage, ptr string, probs *[]Problem) *fields {
@@ -47,6 +51,27 @@ func (f *fields) problem(name, format string, args ...any) {
 	*f.probs = append(*f.probs, Problem{Pointer: f.at(name), Detail: fmt.Sprintf(format, args...)})
 }
 
+// describe returns the schema of member name when describing (nil when
+// reading), noting whether it is required.
+func (f *fields) describe(name string, required bool) *Schema {
+	if f.desc == nil {
+		return nil
+	}
+	f.used[name] = true
+	if required && !f.desc.IsRequired(name) {
+		f.desc.Required = append(f.desc.Required, name)
+	}
+	p := f.desc.property(name)
+	p.Null = !f.desc.IsRequired(name) // null is absent
+	return p
+}
+
+// present reports whether a member is given (not missing, not null).
+func (f *fields) present(name string) bool {
+	v, ok := f.m[name]
+	return ok && string(v) != "null"
+}
+
 // get returns a member's raw value; a missing or null member is absent.
 func (f *fields) get(name string, required bool) (json.RawMessage, bool) {
 	f.used[name] = true
@@ -68,6 +93,13 @@ const maxText = 500
 // text reads a string of at most maxLen characters; required strings must
 // not be blank.
 func (f *fields) text(name string, required bool, maxLen int) string {
+	if p := f.describe(name, required); p != nil {
+		p.Type, p.MaxLength = "string", intp(maxLen)
+		if required {
+			p.MinLength, p.Pattern = intp(1), patternNonBlank
+		}
+		return ""
+	}
 	v, ok := f.get(name, required)
 	if !ok {
 		return ""
@@ -88,6 +120,13 @@ func (f *fields) text(name string, required bool, maxLen int) string {
 
 // enum reads a string that must be one of allowed.
 func (f *fields) enum(name string, required bool, allowed []string) string {
+	if p := f.describe(name, required); p != nil {
+		p.Type, p.Enum = "string", slices.Clone(allowed)
+		if !required {
+			p.Enum = append(p.Enum, "") // an empty optional string is accepted as none
+		}
+		return ""
+	}
 	s := f.text(name, required, maxText)
 	if s == "" {
 		return ""
@@ -103,6 +142,10 @@ func (f *fields) enum(name string, required bool, allowed []string) string {
 
 // slug reads an id that must be a lowercase slug.
 func (f *fields) slug(name string, required bool) string {
+	if p := f.describe(name, required); p != nil {
+		p.Type, p.Pattern, p.MaxLength = "string", patternSlug, intp(MaxSlugLen)
+		return ""
+	}
 	s := f.text(name, required, 200)
 	if s == "" {
 		return ""
@@ -116,6 +159,10 @@ func (f *fields) slug(name string, required bool) string {
 
 // integer reads a whole number in [min, max].
 func (f *fields) integer(name string, min, max int64) int64 {
+	if p := f.describe(name, true); p != nil {
+		p.Type, p.Minimum, p.Maximum = "integer", floatp(float64(min)), floatp(float64(max))
+		return 0
+	}
 	v, ok := f.get(name, true)
 	if !ok {
 		return 0
@@ -138,6 +185,10 @@ func (f *fields) integer(name string, min, max int64) int64 {
 
 // number reads a number in [min, max].
 func (f *fields) number(name string, required bool, min, max float64) float64 {
+	if p := f.describe(name, required); p != nil {
+		p.Type, p.Minimum, p.Maximum = "number", floatp(min), floatp(max)
+		return 0
+	}
 	v, ok := f.get(name, required)
 	if !ok {
 		return 0
@@ -171,6 +222,10 @@ func rangeText(min, max float64, whole bool) string {
 }
 
 func (f *fields) boolean(name string) bool {
+	if p := f.describe(name, true); p != nil {
+		p.Type = "boolean"
+		return false
+	}
 	v, ok := f.get(name, true)
 	if !ok {
 		return false
@@ -187,6 +242,11 @@ func (f *fields) boolean(name string) bool {
 
 // date reads a calendar date (or RFC 3339 timestamp).
 func (f *fields) date(name string, required bool) Date {
+	if p := f.describe(name, required); p != nil {
+		p.Type, p.Pattern, p.Format = "string", patternDate, "date"
+		p.Description = "a date, YYYY-MM-DD (China Standard Time), or an RFC 3339 timestamp"
+		return Date{}
+	}
 	s := f.text(name, required, 64)
 	if s == "" {
 		return Date{}
@@ -200,6 +260,10 @@ func (f *fields) date(name string, required bool) Date {
 
 // array reads a JSON array; each element's pointer is name/i.
 func (f *fields) array(name string, required bool) []json.RawMessage {
+	if p := f.describe(name, required); p != nil {
+		p.Type = "array"
+		return []json.RawMessage{nil} // one element, so the caller describes its items
+	}
 	v, ok := f.get(name, required)
 	if !ok {
 		return nil
@@ -214,6 +278,10 @@ func (f *fields) array(name string, required bool) []json.RawMessage {
 
 // object reads a member that is itself an object.
 func (f *fields) object(name string) *fields {
+	if p := f.describe(name, true); p != nil {
+		p.Type = "object"
+		return &fields{ptr: f.at(name), used: map[string]bool{}, probs: f.probs, desc: p}
+	}
 	v, ok := f.get(name, true)
 	if !ok {
 		return &fields{ptr: f.at(name), used: map[string]bool{}, probs: f.probs}
@@ -223,11 +291,20 @@ func (f *fields) object(name string) *fields {
 
 // elem reads element i of an array member as an object.
 func (f *fields) elem(name string, i int, raw json.RawMessage) *fields {
+	if f.desc != nil {
+		items := &Schema{Type: "object"}
+		f.desc.property(name).Items = items
+		return &fields{ptr: f.at(name), used: map[string]bool{}, probs: f.probs, desc: items}
+	}
 	return readObject(raw, fmt.Sprintf("%s/%d", f.at(name), i), f.probs)
 }
 
 // elemSlug reads element i of an array member as a slug.
 func (f *fields) elemSlug(name string, i int, raw json.RawMessage) string {
+	if f.desc != nil {
+		f.desc.property(name).Items = &Schema{Type: "string", Pattern: patternSlug, MaxLength: intp(MaxSlugLen)}
+		return ""
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		*f.probs = append(*f.probs, Problem{Pointer: fmt.Sprintf("%s/%d", f.at(name), i), Detail: "must be a string, not " + jsonKind(raw)})
@@ -276,8 +353,96 @@ func (f *fields) extensions() Extensions {
 	return x
 }
 
+// nonEmpty checks that an array member, if given, lists at least one
+// element; what names the elements in the message.
+func (f *fields) nonEmpty(name string, elems []json.RawMessage, what string) {
+	if f.desc != nil {
+		f.desc.property(name).MinItems = intp(1)
+		return
+	}
+	if elems != nil && len(elems) == 0 {
+		f.problem(name, "must list at least one %s", what)
+	}
+}
+
+// oneOfGiven checks that at least one of the named array members lists an
+// element; given says whether one does.
+func (f *fields) oneOfGiven(names []string, given bool, detail string) {
+	if f.desc != nil {
+		for _, n := range names {
+			f.desc.AnyOf = append(f.desc.AnyOf, &Schema{Required: []string{n}, Properties: map[string]*Schema{n: {MinItems: intp(1)}}})
+		}
+		return
+	}
+	if !given {
+		f.problem(names[0], "%s", detail)
+	}
+}
+
+// onlyWhen checks a member that is required when member other has value
+// want, and refused otherwise: amount_cny of a major_expense decision.
+// given says whether the member was given, otherValue is other's; noun
+// names what other describes in the messages.
+func (f *fields) onlyWhen(name string, given bool, other, otherValue, want, noun string) {
+	if f.desc != nil {
+		f.desc.AllOf = append(f.desc.AllOf, &Schema{
+			If:   &Schema{Required: []string{other}, Properties: map[string]*Schema{other: {Const: want}}},
+			Then: &Schema{Required: []string{name}, Properties: map[string]*Schema{name: {Not: &Schema{Type: "null"}}}},
+			Else: &Schema{Properties: map[string]*Schema{name: {Type: "null"}}}, // absent or null
+		})
+		return
+	}
+	switch {
+	case given && otherValue != "" && otherValue != want:
+		f.problem(name, "applies only to a %s %s, not %s", want, noun, otherValue)
+	case !given && otherValue == want:
+		f.problem(name, "is required for a %s %s", want, noun)
+	}
+}
+
+// counts reads an object member whose keys are among allowed (each a
+// keyNoun) and whose values are whole numbers in [min, max].
+func (f *fields) counts(name string, allowed []string, keyNoun string, min, max int64) map[string]int {
+	if p := f.describe(name, true); p != nil {
+		p.Type = "object"
+		p.PropertyNames = &Schema{Enum: slices.Clone(allowed)}
+		p.AdditionalProperties = &Schema{Type: "integer", Minimum: floatp(float64(min)), Maximum: floatp(float64(max))}
+		return nil
+	}
+	out := map[string]int{}
+	t := f.object(name)
+	for key := range t.m {
+		if !slices.Contains(allowed, key) {
+			t.used[key] = true
+			t.problem(key, "%q is not a %s; the %ss are %s", key, keyNoun, keyNoun, joinNames(allowed))
+			continue
+		}
+		out[key] = int(t.integer(key, min, max))
+	}
+	return out
+}
+
+// eventID reads the id of an event of the ledger (CheckEventID).
+func (f *fields) eventID(name string) string {
+	if p := f.describe(name, true); p != nil {
+		p.Type, p.Pattern, p.MinLength, p.MaxLength = "string", patternEventID, intp(1), intp(MaxEventIDLen)
+		return ""
+	}
+	id := f.text(name, true, MaxEventIDLen)
+	if id != "" {
+		if err := CheckEventID(id); err != nil {
+			f.problem(name, "%v", err)
+		}
+	}
+	return id
+}
+
 // done reports every member nobody asked for.
 func (f *fields) done() {
+	if f.desc != nil {
+		f.desc.AdditionalProperties = false
+		return
+	}
 	var unknown []string
 	for k := range f.m {
 		if !f.used[k] {

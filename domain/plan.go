@@ -37,16 +37,7 @@ func decodePlanPublished(f *fields) PlanPublishedData {
 		Year:       int(f.integer("year", 2000, 2100)),
 		DocumentNo: f.text("document_no", true, 200),
 		Title:      f.text("title", true, maxText),
-		Targets:    map[string]int{},
-	}
-	t := f.object("targets")
-	for name := range t.m {
-		if !isProgram(name) {
-			t.used[name] = true
-			t.problem(name, "%q is not a programme; the programmes are %s", name, joinNames(programNames(Programs)))
-			continue
-		}
-		p.Targets[name] = int(t.integer(name, 0, 1_000_000))
+		Targets:    f.counts("targets", programNames(Programs), "programme", 0, 1_000_000),
 	}
 	r := f.object("leadership_rule")
 	p.LeadershipRule = LeadershipRule{

@@ -116,8 +116,8 @@ func decodePartyHistoryActivityHeld(f *fields) PartyHistoryActivityHeldData {
 
 func decodeMembers(f *fields, name string, required bool) []Member {
 	raw := f.array(name, required)
-	if required && raw != nil && len(raw) == 0 {
-		f.problem(name, "must list at least one member")
+	if required {
+		f.nonEmpty(name, raw, "member")
 	}
 	members := make([]Member, 0, len(raw))
 	seen := map[string]int{}
@@ -147,9 +147,7 @@ func decodeLeadershipChanged(f *fields) LeadershipChangedData {
 	for i, r := range f.array("removed", false) {
 		d.Removed = append(d.Removed, f.elemSlug("removed", i, r))
 	}
-	if len(d.Added) == 0 && len(d.Removed) == 0 {
-		f.problem("added", "a leadership change adds or removes at least one member")
-	}
+	f.oneOfGiven([]string{"added", "removed"}, len(d.Added) > 0 || len(d.Removed) > 0, "a leadership change adds or removes at least one member")
 	return d
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,10 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"planledger/domain"
 )
@@ -50,11 +50,16 @@ func (p *Principal) MayWrite(ref domain.Ref, owner string) error {
 }
 
 // TokenEntry is one token of the tokens file: its hash, never the token.
+// A new setting is a new optional field here (omitempty or omitzero): a
+// file without it keeps its meaning, and the file stays strict about
+// fields it does not know.
 type TokenEntry struct {
 	Name      string   `json:"name"`
 	SHA256    string   `json:"sha256"`
 	Role      string   `json:"role"`
 	Societies []string `json:"societies,omitempty"`
+	// Created is when planledger token create made it.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // TokensFile is the JSON file given with --tokens.
@@ -127,20 +132,6 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 	return t, nil
 }
 
-// LoadTokens reads a tokens file.
-func LoadTokens(path string) (*Tokens, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	t, err := ParseTokens(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
-}
-
 // Authenticate returns the principal of a bearer token. Every entry is
 // compared, in constant time, so the time taken says nothing about which
 // hash came close.
@@ -174,35 +165,6 @@ func NewToken() string {
 	return "plk_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// AdminTokensFile is where serve keeps the hash of the admin token it
-// creates on first start when no --tokens file is given.
-const AdminTokensFile = "tokens.json"
-
-// EnsureAdminToken loads dir/tokens.json, or creates it with a new admin
-// token and returns that token (empty if the file already existed): the
-// only moment it exists in clear.
-func EnsureAdminToken(dir string) (*Tokens, string, error) {
-	path := filepath.Join(dir, AdminTokensFile)
-	if _, err := os.Stat(path); err == nil {
-		t, err := LoadTokens(path)
-		return t, "", err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, "", err
-	}
-	token := NewToken()
-	body, _ := json.MarshalIndent(TokensFile{Tokens: []TokenEntry{{Name: "admin", SHA256: HashToken(token), Role: RoleAdmin}}}, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(body, '\n'), 0o600); err != nil {
-		return nil, "", err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, "", err
-	}
-	t, err := LoadTokens(path)
-	return t, token, err
-}
-
 // bearer extracts the token of an Authorization header.
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
@@ -220,4 +182,22 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Len is the number of tokens.
+func (t *Tokens) Len() int { return len(t.entries) }
+
+// jsonUnmarshalStrict reads a tokens file into f, refusing unknown fields.
+func jsonUnmarshalStrict(b []byte, f *TokensFile) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(f)
+}
+
+func jsonIndent(f TokensFile) ([]byte, error) {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }

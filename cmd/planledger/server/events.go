@@ -7,22 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"planledger/domain"
 	"planledger/eventstore"
 )
 
-// Media types of POST /v1/events.
+// Limits of the events endpoints.
 const (
-	mediaEvent      = "application/cloudevents+json"
-	mediaJSON       = "application/json"
-	mediaBatch      = "application/cloudevents-batch+json"
-	mediaNDJSON     = "application/x-ndjson"
 	maxJSONDepth    = 32
 	defaultLimit    = 100
 	maxLimit        = 1000
@@ -30,17 +24,9 @@ const (
 )
 
 func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *Principal) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mode, err := requestMode(r)
 	if err != nil {
-		mt = ""
-	}
-	batch := false
-	switch mt {
-	case mediaEvent, mediaJSON:
-	case mediaBatch:
-		batch = true
-	default:
-		badRequest(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not taken; send one event as %s (or %s), a batch as %s", r.Header.Get("Content-Type"), mediaEvent, mediaJSON, mediaBatch))
+		badRequest(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
@@ -53,18 +39,31 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		badRequest(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	if !json.Valid(body) {
-		badRequest(w, http.StatusBadRequest, "the body is not JSON")
-		return
+	if len(bytes.TrimSpace(body)) > 0 || mode != modeBinary {
+		if !json.Valid(body) {
+			badRequest(w, http.StatusBadRequest, "the body is not JSON")
+			return
+		}
+		if d := jsonDepth(body); d > maxJSONDepth {
+			badRequest(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
+			return
+		}
 	}
-	if d := jsonDepth(body); d > maxJSONDepth {
-		badRequest(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
-		return
-	}
-	raws, status, msg := splitEvents(body, batch)
-	if status != 0 {
-		badRequest(w, status, msg)
-		return
+	batch := mode == modeBatch
+	var raws []json.RawMessage
+	var probs []domain.Problem
+	if mode == modeBinary {
+		var raw json.RawMessage
+		raw, probs = binaryEvent(r.Header, body)
+		raws = []json.RawMessage{raw}
+	} else {
+		var status int
+		var msg string
+		raws, status, msg = splitEvents(body, batch)
+		if status != 0 {
+			badRequest(w, status, msg)
+			return
+		}
 	}
 	if len(raws) > eventstore.MaxBatch {
 		badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
@@ -73,7 +72,6 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 
 	now := time.Now()
 	subs := make([]domain.Submission, len(raws))
-	var probs []domain.Problem
 	for i, raw := range raws {
 		sub, ps := domain.DecodeEvent(raw, now)
 		for _, p := range ps {
@@ -95,15 +93,15 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		s.fail(w, r, err)
 		return
 	}
-	status = http.StatusCreated
+	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK
 	}
 	if batch {
-		writeJSON(w, status, res.Records)
+		writeBatch(w, status, res.Records)
 		return
 	}
-	writeJSON(w, status, res.Records[0])
+	writeRecord(w, status, res.Records[0])
 }
 
 // splitEvents returns the events of a body: one object, or an array of
@@ -221,7 +219,7 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 	}
 	match := func(rec *domain.Record) bool { return typ == "" || domain.EventType(rec.Type) == typ }
 
-	if acceptsNDJSON(r) {
+	if accepts(r, mediaNDJSON) {
 		s.streamEvents(w, r, after, q.Has("limit"), int(limit), filter, match)
 		return
 	}
@@ -251,17 +249,14 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 			break // the end of the log
 		}
 	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-func acceptsNDJSON(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == mediaNDJSON {
-			return true
-		}
+	next := r.URL.Query()
+	next.Set("after", strconv.FormatUint(page.NextAfter, 10))
+	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	if accepts(r, mediaBatch) {
+		writeBatch(w, http.StatusOK, page.Events)
+		return
 	}
-	return false
+	writeJSON(w, http.StatusOK, page)
 }
 
 // streamEvents writes the log from after on as NDJSON, one record a line,
@@ -331,6 +326,10 @@ func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *P
 	}
 	if len(recs) == 0 {
 		badRequest(w, http.StatusNotFound, fmt.Sprintf("%s has no events", ref))
+		return
+	}
+	if accepts(r, mediaBatch) {
+		writeBatch(w, http.StatusOK, recs)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"aggregate": ref.String(), "version": len(recs), "events": recs})

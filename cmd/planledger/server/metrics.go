@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"planledger/domain"
 	"planledger/eventstore"
@@ -121,12 +120,12 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument counts and times a route; pattern is its label.
-func (m *metrics) instrument(pattern string, h http.HandlerFunc) http.HandlerFunc {
+func (m *metrics) instrument(pattern string, h http.Handler) http.HandlerFunc {
 	isPost := pattern == "POST /v1/events"
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		h(rec, r)
+		h.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -138,8 +137,8 @@ func (m *metrics) instrument(pattern string, h http.HandlerFunc) http.HandlerFun
 	}
 }
 
-func (s *Server) handleMetrics() http.Handler {
-	return promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: nil, Registry: s.registerer})
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	s.promHTTP.ServeHTTP(w, r)
 }
 
 // viewsCollector turns the live views into gauges at each scrape, so the

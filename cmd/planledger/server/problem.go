@@ -11,11 +11,14 @@ import (
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
 type Problem struct {
-	Type   string           `json:"type"`
-	Title  string           `json:"title"`
-	Status int              `json:"status"`
-	Detail string           `json:"detail"`
-	Errors []domain.Problem `json:"errors,omitempty"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	// Instance names the request: urn:uuid:<X-Request-Id>, as the
+	// server's log line for the request has it.
+	Instance string           `json:"instance,omitempty"`
+	Errors   []domain.Problem `json:"errors,omitempty"`
 	// Aggregate and CurrentVersion explain a version conflict.
 	Aggregate      string  `json:"aggregate,omitempty"`
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
@@ -44,7 +47,10 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
+	if id := w.Header().Get(HeaderRequestID); id != "" && p.Instance == "" {
+		p.Instance = problemInstance(id)
+	}
+	w.Header().Set("Content-Type", mediaProblem)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
@@ -59,7 +65,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := kindStatus[de.Kind]
 	p := Problem{Status: status, Detail: de.Message, Errors: de.Problems}
 	if de.Kind == domain.KindInternal {
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
 		p.Detail = "an internal error occurred; it has been logged"
 		p.Errors = nil
 	}
@@ -79,8 +85,15 @@ func badRequest(w http.ResponseWriter, status int, detail string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	writeBody(w, status, mediaJSON, v)
+}
+
+// writeBody writes v as JSON with the given media type.
+func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
+	w.Header().Set("Content-Type", mediaType)
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

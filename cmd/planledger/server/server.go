@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"planledger/domain"
 	"planledger/eventstore"
@@ -64,6 +65,12 @@ type Config struct {
 	Logger   *slog.Logger
 	// Out receives the one-time admin token; io.Discard if nil.
 	Out io.Writer
+	// CORSOrigins may call the API from a browser ("*": any); none if
+	// empty.
+	CORSOrigins []string
+	// TokensReload is how often the tokens file is read again for
+	// changes; 1s if zero.
+	TokensReload time.Duration
 }
 
 // Server is a running ledger: HTTP API, command path and store.
@@ -72,9 +79,14 @@ type Server struct {
 	log    *slog.Logger
 	store  *eventstore.Store
 	ledger *Ledger
-	tokens *Tokens
+	tokens *tokenSource
 	views  *projections.Runner
 	ln     net.Listener
+	// openapi is the document GET /openapi.json serves.
+	openapi []byte
+	// promHTTP serves GET /metrics.
+	promHTTP http.Handler
+	mux      *routeMux
 
 	metrics    *metrics
 	gatherer   prometheus.Gatherer
@@ -92,9 +104,79 @@ type Server struct {
 	foreignSeen atomic.Uint64
 }
 
-// Open opens the store, loads the tokens, publishes the shipped plan on an
-// empty log and starts listening (so that ":0" works); Serve serves.
+// Open starts a ledger without serving yet: it listens (so that ":0"
+// works), opens the store (taking the data folder's lock), loads or
+// creates the tokens, publishes the shipped plan on an empty log and
+// catches the views up; Serve serves. The listeners and the lock come
+// first, so a start that fails on a busy port or a held folder has
+// created no token and appended nothing.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = withDefaults(cfg)
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{}),
+		gatherer: cfg.Registry, registerer: cfg.Registry}
+	s.metrics = newMetrics(cfg.Registry)
+	s.promHTTP = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: s.registerer})
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeStore()
+			if s.ln != nil {
+				_ = s.ln.Close()
+			}
+		}
+	}()
+	var err error
+	if s.openapi, err = OpenAPI(); err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	if err := checkListen(cfg.Store.Listen); err != nil {
+		return nil, err
+	}
+	cfg.Store.Logger = cfg.Logger
+	if cfg.Store.Key == nil {
+		// The ledger proves every record it appends: its key is made on
+		// first start, in the data folder unless given.
+		cfg.Store.CreateKey = true
+		if cfg.Store.KeyFile == "" && cfg.Store.URL != "" {
+			cfg.Store.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
+		}
+	}
+	if s.store, err = eventstore.Open(ctx, cfg.Store); err != nil {
+		return nil, err
+	}
+	if s.tokens, err = s.openTokens(); err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
+	s.ledger.observe = s.metrics.observeAppend
+	if cfg.UnavailableRetry != 0 {
+		s.ledger.retryBudget = max(cfg.UnavailableRetry, 0)
+	}
+	if !cfg.NoShippedPlan {
+		if err := s.publishShippedPlan(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.openViews(ctx); err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:8080"
 	}
@@ -122,71 +204,61 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ReadBound == 0 {
 		cfg.ReadBound = 4 * time.Second
 	}
+	if cfg.TokensReload == 0 {
+		cfg.TokensReload = time.Second
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{}),
-		gatherer: cfg.Registry, registerer: cfg.Registry}
-	s.metrics = newMetrics(cfg.Registry)
-	ok := false
-	defer func() {
-		if !ok {
-			s.closeStore()
-		}
-	}()
+	return cfg
+}
 
-	var err error
-	if cfg.TokensFile != "" {
-		s.tokens, err = LoadTokens(cfg.TokensFile)
-	} else {
-		var token string
-		s.tokens, token, err = EnsureAdminToken(cfg.DataDir)
-		if token != "" {
-			fmt.Fprintf(cfg.Out, "Created an admin token; it is shown only now, store it:\n\n  %s\n\nOnly its hash is kept, in %s/%s.\n", token, cfg.DataDir, AdminTokensFile)
-		}
+// checkListen fails early when the embedded server's NATS address is
+// taken, before the store touches the data folder.
+func checkListen(addr string) error {
+	if addr == "" {
+		return nil
 	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("tokens: %w", err)
+		return fmt.Errorf("--nats-listen %s: %w", addr, err)
 	}
+	return ln.Close()
+}
 
-	cfg.Store.Logger = cfg.Logger
-	if cfg.Store.Key == nil {
-		// The ledger proves every record it appends: its key is made on
-		// first start, in the data folder unless given.
-		cfg.Store.CreateKey = true
-		if cfg.Store.KeyFile == "" && cfg.Store.URL != "" {
-			cfg.Store.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
-		}
-	}
-	s.store, err = eventstore.Open(ctx, cfg.Store)
-	if err != nil {
-		return nil, err
-	}
-	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
-	s.ledger.observe = s.metrics.observeAppend
-	if cfg.UnavailableRetry != 0 {
-		s.ledger.retryBudget = max(cfg.UnavailableRetry, 0)
-	}
-	if !cfg.NoShippedPlan {
-		if err := s.publishShippedPlan(ctx); err != nil {
+// openTokens loads the tokens (creating an admin token in the data folder
+// on first start without --tokens) and watches the file for changes.
+func (s *Server) openTokens() (*tokenSource, error) {
+	path := s.cfg.TokensFile
+	if path == "" {
+		path = filepath.Join(s.cfg.DataDir, AdminTokensFile)
+		token, err := EnsureAdminToken(s.cfg.DataDir)
+		if err != nil {
 			return nil, err
 		}
+		if token != "" {
+			fmt.Fprintf(s.cfg.Out, "Created an admin token; it is shown only now, store it:\n\n  %s\n\nOnly its hash is kept, in %s.\n", token, path)
+		}
 	}
+	return watchTokens(path, s.cfg.TokensReload, s.log)
+}
 
-	s.views = projections.NewRunner(s.store, s.log, filepath.Join(cfg.DataDir, CheckpointFile))
-	s.views.KeepSnapshots(filepath.Join(cfg.DataDir, SnapshotDir))
+// openViews opens the views, registers their metrics, catches them up
+// (so that the first reply already reflects the log) and keeps them
+// following the log.
+func (s *Server) openViews(ctx context.Context) error {
+	s.views = projections.NewRunner(s.store, s.log, filepath.Join(s.cfg.DataDir, CheckpointFile))
+	s.views.KeepSnapshots(filepath.Join(s.cfg.DataDir, SnapshotDir))
 	s.views.OnForeign = s.logForeign
 	if err := s.views.Open(ctx); err != nil {
-		return nil, fmt.Errorf("views: %w", err)
+		return fmt.Errorf("views: %w", err)
 	}
 	collector := &viewsCollector{views: s.views, store: s.store}
-	if err := cfg.Registry.Register(collector); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+	if err := s.cfg.Registry.Register(collector); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
-	// The views catch up before the API opens, so that the first reply
-	// already reflects the log.
 	if err := s.views.CatchUp(ctx); err != nil {
-		return nil, fmt.Errorf("views: %w", err)
+		return fmt.Errorf("views: %w", err)
 	}
 	if f := s.views.Foreign(); f.Total() > 0 {
 		s.log.Warn("the log holds records this ledger did not write; they stay, marked, and count nowhere (GET /readyz lists the latest, planledger verify all)",
@@ -199,25 +271,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		_ = s.views.Run(vctx)
 	}()
 	if err := s.openTree(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	collector.tree = s.tree // before the first scrape: the API is not open yet
-
-	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	s.http = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	ok = true
-	return s, nil
+	return nil
 }
 
 // publishShippedPlan publishes the 2021 plan when the log is empty, so the
@@ -272,9 +329,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// closeStore stops the views (they write their checkpoint) and closes the
-// store.
+// closeStore stops the views (they write their checkpoint), stops
+// watching the tokens file and closes the store.
 func (s *Server) closeStore() {
+	if s.tokens != nil {
+		s.tokens.close()
+		s.tokens = nil
+	}
 	if s.stopViews != nil {
 		s.stopViews()
 		<-s.viewsDone
@@ -351,29 +412,203 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// route is one endpoint: its ServeMux pattern, its handler and how the
+// OpenAPI document describes it.
+type route struct {
+	pattern string
+	handler http.Handler
+	doc     operation
+}
+
+// routes is the API on one mux, wrapped in what every reply gets.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	handle := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, s.metrics.instrument(pattern, h)) }
-	handle("POST /v1/events", s.authed(s.handlePostEvents))
-	handle("GET /v1/events", s.authed(s.handleGetEvents))
-	handle("GET /v1/aggregates/{type}/{id}/events", s.authed(s.bounded(s.handleGetAggregate)))
-	handle("GET /v1/views/{view}", s.authed(s.handleGetView))
-	handle("GET /v1/events/{seq}", s.authed(s.bounded(s.handleGetRecord)))
-	handle("GET /v1/events/{seq}/proof", s.authed(s.bounded(s.handleRecordProof)))
-	handle("GET /v1/log", s.authed(s.bounded(s.handleLog)))
-	handle("GET /v1/log/key", s.authed(s.handleLogKey))
-	handle("GET /v1/log/checkpoint", s.authed(s.bounded(s.handleCheckpoint)))
-	handle("GET /v1/log/tile/{path...}", s.authed(s.bounded(s.handleTile)))
-	handle("GET /v1/log/proof/tree", s.authed(s.bounded(s.handleTreeProof)))
-	handle("POST /v1/import", s.authed(s.handleImport))
-	handle("GET /healthz", s.handleHealthz)
-	handle("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.handleMetrics())
-	s.site().Routes(handle) // the web pages: GET /, /societies, /aggregates/..., /signin, /static/...
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		badRequest(w, http.StatusNotFound, fmt.Sprintf("no route %s %s; see the API in the README", r.Method, r.URL.Path))
-	})
-	return mux
+	s.mux = &routeMux{ServeMux: http.NewServeMux()}
+	for _, rt := range s.api() {
+		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.pattern, rt.handler))
+	}
+	// The web pages (GET /, /societies, /aggregates/..., /signin,
+	// /static/...), each documented in siteDocs.
+	s.site().Routes(func(pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.metrics.instrument(pattern, h)) })
+	return s.wrap(s.mux.ServeMux)
+}
+
+// routeMux is the ServeMux every route is registered on. It remembers the
+// patterns, so that TestOpenAPICoversRoutes can hold the document to
+// whatever was registered, however.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// api lists every route, each with its documentation: the one place a
+// route is added (TestOpenAPICoversRoutes holds the mux and the document
+// to it). It is also called on a zero Server to make the document, so it
+// only builds handlers, never runs them.
+func (s *Server) api() []route {
+	batchOrJSON := func(plain string) obj {
+		return obj{mediaJSON: ref(plain), mediaBatch: ref("RecordBatch")}
+	}
+	return []route{
+		{"POST /v1/events", s.authed(s.handlePostEvents), opPostEvents},
+		{"GET /v1/events", s.authed(s.handleGetEvents), operation{
+			id: "listEvents", tag: "events", summary: "Read the log in order",
+			description: "A page of records after a sequence. With Accept: application/cloudevents-batch+json the page is a bare CloudEvents batch; " +
+				"with application/x-ndjson, one record a line, streamed to the end of the log (or limit lines). Link (rel=next) gives the next page.",
+			params: []obj{
+				queryParam("after", "records after this sequence (default 0)", obj{"type": "integer", "minimum": 0}),
+				queryParam("limit", "at most this many records (1-1000, default 100)", obj{"type": "integer", "minimum": 1, "maximum": maxLimit}),
+				queryParam("type", "only events of this type", obj{"type": "string"}),
+				queryParam("subject", "only events of this aggregate (society/hn-chem)", obj{"type": "string"}),
+			},
+			replies: append([]resp{{status: 200, description: "the records", content: obj{mediaJSON: ref("EventsPage"), mediaBatch: ref("RecordBatch"),
+				mediaNDJSON: obj{"type": "string", "description": "one Record a line"}}, headers: obj{"Link": obj{"description": "the next page", "schema": obj{"type": "string"}}}}},
+				problems(400)...),
+		}},
+		{"GET /v1/events/{seq}", s.authed(s.bounded(s.handleGetRecord)), operation{
+			id: "getRecord", tag: "events", summary: "One record by its sequence",
+			description: "The record's line, byte for byte the leaf of the log's tree (C2SP tlog-tiles entries hold the same lines).",
+			params:      []obj{seqParam()},
+			replies:     append([]resp{{status: 200, description: "the record", content: obj{mediaEvent: ref("Record")}}}, problems(400, 404)...),
+		}},
+		{"GET /v1/events/{seq}/proof", s.authed(s.bounded(s.handleRecordProof)), operation{
+			id: "recordProof", tag: "verifiable log", summary: "A record with its inclusion proof",
+			description: "A C2SP tlog-proof: the record's line, its index, the inclusion proof and the signed checkpoint it is proved against (the latest, or ?size=N's).",
+			params:      []obj{seqParam(), queryParam("size", "prove against the checkpoint of this tree size", obj{"type": "integer", "minimum": 1})},
+			replies:     append([]resp{{status: 200, description: "the proof", content: obj{mediaProof: obj{"type": "string"}}}}, problems(400, 404, 422)...),
+		}},
+		{"GET /v1/log/key", s.authed(s.handleLogKey), operation{
+			id: "logKey", tag: "verifiable log", summary: "The log's verifier key",
+			description: "For convenience: an auditor pins the key given out of band, not one fetched from the server being checked.",
+			replies:     []resp{{status: 200, description: "the verifier key (a note verifier key)", content: obj{mediaText: obj{"type": "string"}}}},
+		}},
+		{"GET /v1/log/checkpoint", s.authed(s.bounded(s.handleCheckpoint)), operation{
+			id: "checkpoint", tag: "verifiable log", summary: "The latest signed checkpoint (C2SP tlog-checkpoint)",
+			replies: append([]resp{{status: 200, description: "the signed note", content: obj{mediaText: obj{"type": "string"}}}}, problems(404)...),
+		}},
+		{"GET /v1/log/tile/{path...}", s.authed(s.bounded(s.handleTile)), operation{
+			id: "tile", tag: "verifiable log", summary: "A tile of the log's tree, or an entry bundle (C2SP tlog-tiles)",
+			params:  []obj{pathParam("path", "<L>/<N>[.p/<W>] or entries/<N>[.p/<W>]", obj{"type": "string"})},
+			replies: append([]resp{{status: 200, description: "the tile", content: obj{"application/octet-stream": obj{"type": "string", "contentMediaType": "application/octet-stream"}}}}, problems(404)...),
+		}},
+		{"GET /v1/log/proof/tree", s.authed(s.bounded(s.handleTreeProof)), operation{
+			id: "treeProof", tag: "verifiable log", summary: "A consistency proof between two tree sizes",
+			params: []obj{queryParam("from", "the earlier tree size", obj{"type": "integer", "minimum": 1}),
+				queryParam("to", "the later tree size (default: the latest checkpoint's)", obj{"type": "integer", "minimum": 1})},
+			replies: append([]resp{{status: 200, description: "the proof and the later checkpoint", content: obj{mediaJSON: ref("TreeProof")}}}, problems(400, 404, 422)...),
+		}},
+		{"GET /v1/aggregates/{type}/{id}/events", s.authed(s.bounded(s.handleGetAggregate)), operation{
+			id: "aggregateHistory", tag: "events", summary: "One aggregate's history",
+			description: "Every record of the aggregate in version order; a bare CloudEvents batch with Accept: application/cloudevents-batch+json.",
+			params:      []obj{pathParam("type", "the aggregate type", obj{"enum": aggregateTypeNames()}), pathParam("id", "the aggregate's id", obj{"type": "string"})},
+			replies:     append([]resp{{status: 200, description: "the history", content: batchOrJSON("AggregateHistory")}}, problems(400, 404)...),
+		}},
+		{"GET /v1/views/{view}", s.authed(s.handleGetView), opGetView},
+		{"GET /v1/log", s.authed(s.bounded(s.handleLog)), operation{
+			id: "logInfo", tag: "audit", summary: "The stream holding the log",
+			description: "Its name, its configuration problems (none, normally) and its first and last sequence.",
+			replies:     []resp{{status: 200, description: "the stream", content: obj{mediaJSON: ref("LogInfo")}}},
+		}},
+		{"POST /v1/import", s.authed(s.handleImport), operation{
+			id: "importLog", tag: "audit", summary: "Restore an export (admins only)",
+			description: "The NDJSON of planledger export, appended where the log holds a prefix of it; importing twice appends nothing.",
+			body:        obj{"required": true, "content": obj{mediaNDJSON: obj{"schema": obj{"type": "string", "description": "one Record a line"}}}},
+			replies:     append([]resp{{status: 200, description: "what the import did", content: obj{mediaJSON: ref("ImportResult")}}}, problems(403, 409, 413, 415, 422, 503)...),
+		}},
+		{"GET /v1/whoami", s.authed(s.handleWhoami), operation{
+			id: "whoami", tag: "operations", summary: "The principal of the bearer token",
+			replies: []resp{{status: 200, description: "its name, role and societies", content: obj{mediaJSON: ref("Principal")}}},
+		}},
+		{"GET /v1/schemas/{type}", http.HandlerFunc(s.handleSchema), operation{
+			id: "dataSchema", tag: "catalogue", summary: "The JSON Schema (2020-12) of an event type's data", public: true,
+			params:  []obj{pathParam("type", "an event type of the catalogue", obj{"type": "string"})},
+			replies: append([]resp{{status: 200, description: "the schema", content: obj{"application/schema+json": obj{"type": "object"}}}}, problems(404)...),
+		}},
+		{"GET /openapi.json", http.HandlerFunc(s.handleOpenAPI), operation{
+			id: "openapi", tag: "catalogue", summary: "This document", public: true,
+			replies: []resp{{status: 200, description: "the OpenAPI 3.1 document", content: obj{mediaJSON: obj{"type": "object"}}}},
+		}},
+		{"GET /healthz", http.HandlerFunc(s.handleHealthz), operation{
+			id: "healthz", tag: "operations", summary: "The process is up", public: true,
+			replies: []resp{{status: 200, description: "up", content: obj{mediaJSON: ref("Status")}}},
+		}},
+		{"GET /readyz", http.HandlerFunc(s.handleReadyz), operation{
+			id: "readyz", tag: "operations", summary: "The store answers and the views trail the log by at most 1000 events", public: true,
+			replies: append([]resp{{status: 200, description: "ready", content: obj{mediaJSON: ref("Status")}}}, problems(503)...),
+		}},
+		{"GET /metrics", http.HandlerFunc(s.handleMetrics), operation{
+			id: "metrics", tag: "operations", summary: "Prometheus metrics", public: true,
+			replies: []resp{{status: 200, description: "the text exposition format", content: obj{"text/plain": obj{"type": "string"}}}},
+		}},
+	}
+}
+
+// opPostEvents documents POST /v1/events.
+var opPostEvents = operation{
+	id: "postEvents", tag: "events", summary: "Append events",
+	description: "One CloudEvent or a batch of up to 1000, all or nothing. Structured mode: the body is the event " +
+		"(application/cloudevents+json, or application/json without ce- headers). Batched mode: a JSON array " +
+		"(application/cloudevents-batch+json). Binary mode: the attributes are ce-* headers (percent-encoded as the " +
+		"CloudEvents HTTP binding says; ce-specversion is required), Content-Type is datacontenttype (a JSON type) and " +
+		"the body is the data. Ids are idempotency keys, forever: the same events again answer 200 with the originals.",
+	params: []obj{
+		{"name": "ce-specversion", "in": "header", "description": "binary mode: 1.0", "schema": obj{"type": "string"}},
+		{"name": "ce-id", "in": "header", "description": "binary mode: the event id", "schema": obj{"type": "string"}},
+		{"name": "ce-source", "in": "header", "description": "binary mode", "schema": obj{"type": "string"}},
+		{"name": "ce-type", "in": "header", "description": "binary mode", "schema": obj{"type": "string"}},
+		{"name": "ce-subject", "in": "header", "description": "binary mode", "schema": obj{"type": "string"}},
+		{"name": "ce-time", "in": "header", "description": "binary mode", "schema": obj{"type": "string"}},
+	},
+	body: obj{"required": true, "content": obj{
+		mediaEvent: obj{"schema": ref("CloudEvent")},
+		mediaBatch: obj{"schema": ref("CloudEventBatch")},
+		mediaJSON:  obj{"schema": obj{"type": "object", "description": "a structured event, or in binary mode (ce- headers) the data"}},
+	}},
+	replies: append([]resp{
+		{status: 201, description: "stored: the record (one event) or the records (a batch)", content: obj{mediaEvent: ref("Record"), mediaBatch: ref("RecordBatch")}},
+		{status: 200, description: "every event was already stored: the originals", content: obj{mediaEvent: ref("Record"), mediaBatch: ref("RecordBatch")}},
+	}, problems(400, 403, 409, 413, 415, 422, 503)...),
+}
+
+// opGetView documents GET /v1/views/{view}.
+var opGetView = operation{
+	id: "getView", tag: "views", summary: "A view of the plan's progress",
+	description: "The live view (ETag: a 304 answers If-None-Match while the view is unchanged), or with as_of the view as it stood then.",
+	params: []obj{
+		viewParam(),
+		queryParam("min_sequence", "wait (up to 5 s, then 503) until the view reflects this sequence", obj{"type": "integer", "minimum": 0}),
+		queryParam("as_of", "rebuild the view as it stood at this moment (RFC 3339)", obj{"type": "string", "format": "date-time"}),
+		queryParam("axis", "with as_of: recorded (what the ledger knew then) or occurred (what had happened by then, as known now)", obj{"enum": []string{"recorded", "occurred"}}),
+		{"name": "If-None-Match", "in": "header", "description": "an ETag of an earlier reply", "schema": obj{"type": "string"}},
+	},
+	replies: append([]resp{
+		{status: 200, description: "the view", content: obj{mediaJSON: ref("View")}, headers: obj{"ETag": obj{"description": "changes when the view may have", "schema": obj{"type": "string"}}}},
+		{status: 304, description: "unchanged since the ETag given"},
+	}, problems(400, 404, 503)...),
+}
+
+func seqParam() obj {
+	return pathParam("seq", "the record's sequence in the log", obj{"type": "integer", "minimum": 1})
+}
+
+func aggregateTypeNames() []string {
+	out := make([]string, len(domain.AggregateTypes))
+	for i, a := range domain.AggregateTypes {
+		out[i] = string(a)
+	}
+	return out
+}
+
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, who *Principal) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": who.Name, "role": who.Role, "societies": sortedKeys(who.Societies)})
 }
 
 // bounded gives a read the request's time bound: whatever JetStream does
@@ -395,7 +630,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) 
 			badRequest(w, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
 			return
 		}
-		p, ok := s.tokens.Authenticate(token)
+		p, ok := s.tokens.current().Authenticate(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger", error="invalid_token"`)
 			badRequest(w, http.StatusUnauthorized, "the bearer token is not known")

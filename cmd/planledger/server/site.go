@@ -19,9 +19,42 @@ func (s *Server) site() *web.Site {
 // webReader is who holds the token whose SHA-256 is hash, as the site
 // needs to know it.
 func (s *Server) webReader(hash [32]byte) (web.Reader, bool) {
-	p, ok := s.tokens.byHash(hash)
+	p, ok := s.tokens.current().byHash(hash)
 	if !ok {
 		return web.Reader{}, false
 	}
 	return web.Reader{Name: p.Name, Role: p.Role, Societies: p.Societies}, true
+}
+
+// siteDocs documents the site's pages in the OpenAPI document, beside
+// api()'s routes: a page the site registers without an entry here (or an
+// entry without its page) fails TestOpenAPICoversRoutes.
+var siteDocs = map[string]operation{
+	"GET /{$}":                              sitePage("siteOverview", "The overview: programme progress, party coverage, the 三三三一 ratio, re-elections, decisions"),
+	"GET /societies":                        sitePage("siteSocieties", "The societies, with their leadership ratio, party organisation and term"),
+	"GET /societies/{id}":                   sitePage("siteSociety", "One society: its state and its history"),
+	"GET /aggregates/{type}/{id}":           sitePage("siteAggregate", "One aggregate's history"),
+	"GET /aggregates/{type}/{id}/{version}": sitePage("siteEvent", "One event of an aggregate, as stored"),
+	"GET /signin": {id: "siteSignInForm", tag: "site", summary: "The sign-in form", public: true,
+		replies: []resp{htmlReply(200, "the form")}},
+	"POST /signin": {id: "siteSignIn", tag: "site", summary: "Sign in with a token (a form post); the session is a cookie", public: true,
+		body:    obj{"required": true, "content": obj{"application/x-www-form-urlencoded": obj{"schema": obj{"type": "object", "properties": obj{"token": obj{"type": "string"}, "next": obj{"type": "string"}}}}}},
+		replies: []resp{{status: 303, description: "signed in: to the page asked for"}, htmlReply(401, "the token is not known"), htmlReply(403, "a cross-origin or expired form")}},
+	"POST /signout": {id: "siteSignOut", tag: "site", summary: "Sign out (a form post)", public: true,
+		replies: []resp{{status: 303, description: "signed out: to the sign-in form"}, {status: 403, description: "a cross-origin form, or a CSRF token that does not match", content: obj{"text/plain": obj{"type": "string"}}}}},
+	"GET /static/{file...}": {id: "siteStatic", tag: "site", summary: "The site's style sheet and icon", public: true,
+		params:  []obj{pathParam("file", "the file", obj{"type": "string"})},
+		replies: []resp{{status: 200, description: "the file", content: obj{"text/css": obj{"type": "string"}, "image/svg+xml": obj{"type": "string"}}}, {status: 404, description: "no such file", content: obj{"text/plain": obj{"type": "string"}}}}},
+}
+
+// sitePage documents a page for a signed-in reader (the session cookie; a
+// browser without one is sent to sign in).
+func sitePage(id, summary string) operation {
+	return operation{id: id, tag: "site", summary: summary, public: true,
+		description: "An HTML page for people (Chinese first; ?lang=en for English; ?as_of=T&axis=recorded|occurred for the past), for a reader signed in at /signin.",
+		replies:     []resp{htmlReply(200, "the page"), {status: 303, description: "no session: to /signin"}, htmlReply(400, "a bad as_of or axis"), htmlReply(404, "nothing there")}}
+}
+
+func htmlReply(status int, description string) resp {
+	return resp{status: status, description: description, content: obj{"text/html": obj{"type": "string"}}}
 }

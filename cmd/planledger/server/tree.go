@@ -225,7 +225,7 @@ func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request, _ *Prin
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", mediaEvent) // a CloudEvent, as a single record reply is
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(append(domain.AppendLine(nil, &rec), '\n'))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"planledger/domain"
@@ -57,23 +58,70 @@ func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Princi
 	}
 	var out any
 	var seq uint64
+	var etag string
 	now := time.Now()
-	s.views.Read(func(v *projections.Views) { out, err = v.Render(name, now); seq = v.Sequence })
+	s.views.Read(func(v *projections.Views) {
+		// The live view changes with the log and, for the views judged
+		// against the clock (terms due, the plan in force), with the day.
+		seq = v.Sequence
+		etag = fmt.Sprintf(`W/"%s-s%d-d%s"`, name, v.Sequence, now.In(domain.CST).Format("20060102"))
+		if signed || !etagMatches(r.Header.Get("If-None-Match"), etag) {
+			out, err = v.Render(name, now)
+		}
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if signed {
+	if signed { // a note signed now: no ETag
 		s.writeSignedView(w, r, out, logtree.ViewNote{View: name, Size: int64(seq), Clock: now})
+		return
+	}
+	writeView(w, r, etag, out)
+}
+
+// writeView answers with a view and its ETag, or 304 when the client has
+// that version already (out is then not needed).
+func writeView(w http.ResponseWriter, r *http.Request, etag string, out any) {
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// serveAsOf rebuilds the view from history as it stood at t.
+// etagMatches is If-None-Match's weak comparison of etag with a list.
+func etagMatches(ifNoneMatch, etag string) bool {
+	if ifNoneMatch == "" {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// serveAsOf rebuilds the view from history as it stood at t. The result
+// depends only on t, the axis and the log, so the log's length makes the
+// ETag (of an unsigned reply: a signed one carries a note signed now).
 func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, t time.Time, axis projections.Axis, signed bool) {
+	last, err := s.store.LastSequence(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	etag := fmt.Sprintf(`W/"%s-%s-%d-s%d"`, name, axis, t.UnixNano(), last)
+	if !signed && etagMatches(r.Header.Get("If-None-Match"), etag) {
+		writeView(w, r, etag, nil)
+		return
+	}
 	var v *projections.Views
-	var err error
 	if axis == projections.AxisRecorded {
 		v, err = s.views.AsOf(r.Context(), t) // a snapshot plus a short replay
 	} else {
@@ -97,7 +145,7 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		s.writeSignedView(w, r, body, logtree.ViewNote{View: name, Size: int64(v.Sequence), Clock: t, AsOf: t, Axis: string(axis)})
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeView(w, r, etag, body)
 }
 
 // SignedView is the reply of a view asked for with signed=1: the view, and

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// AdminTokensFile is the tokens file in the data folder: serve creates it
+// with an admin token on first start when no --tokens file is given, and
+// planledger token edits it by default.
+const AdminTokensFile = "tokens.json"
+
+// LoadTokens reads and checks a tokens file.
+func LoadTokens(path string) (*Tokens, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ParseTokens(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// EditTokensFile changes a tokens file all or nothing: under a lock (so
+// that two edits do not lose one another), it reads the file (an absent
+// file is empty), lets edit change it, checks the result as serve would
+// and replaces the file atomically. A running server picks the change up
+// within seconds.
+func EditTokensFile(path string, edit func(*TokensFile) error) error {
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var f TokensFile
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		if _, err := ParseTokens(bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := jsonUnmarshalStrict(b, &f); err != nil {
+			return err
+		}
+	}
+	if err := edit(&f); err != nil {
+		return err
+	}
+	out, err := jsonIndent(f)
+	if err != nil {
+		return err
+	}
+	if _, err := ParseTokens(bytes.NewReader(out)); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, out, 0o600)
+}
+
+// EnsureAdminToken creates dir/tokens.json with a new admin token and
+// returns the token (the only moment it exists in clear), or returns ""
+// if the file exists already.
+func EnsureAdminToken(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	var token string
+	err := EditTokensFile(filepath.Join(dir, AdminTokensFile), func(f *TokensFile) error {
+		if len(f.Tokens) > 0 {
+			return nil
+		}
+		token = NewToken()
+		f.Tokens = append(f.Tokens, TokenEntry{Name: "admin", SHA256: HashToken(token), Role: RoleAdmin, Created: time.Now().UTC().Truncate(time.Second)})
+		return nil
+	})
+	return token, err
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// folder, written and fsynced, renamed over path, and the folder fsynced,
+// so that a crash leaves the old file or the new one, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// lockFile takes an exclusive lock on path, waiting for it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
+}
+
+// tokenSource is the tokens a running server authenticates against,
+// read again from the file whenever it changes: a revoked token is
+// refused within one interval, without a restart.
+type tokenSource struct {
+	path   string
+	log    *slog.Logger
+	tokens atomic.Pointer[Tokens]
+	last   []byte
+	// unreadable is set while the file cannot be read (logged once).
+	unreadable bool
+	stop       chan struct{}
+	stopped    sync.WaitGroup
+}
+
+// watchTokens loads path and rereads it every interval.
+func watchTokens(path string, interval time.Duration, log *slog.Logger) (*tokenSource, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ParseTokens(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ts := &tokenSource{path: path, log: log, last: b, stop: make(chan struct{})}
+	ts.tokens.Store(t)
+	ts.stopped.Add(1)
+	go ts.watch(interval)
+	return ts, nil
+}
+
+func (ts *tokenSource) current() *Tokens { return ts.tokens.Load() }
+
+func (ts *tokenSource) watch(interval time.Duration) {
+	defer ts.stopped.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ts.stop:
+			return
+		case <-tick.C:
+			ts.reload()
+		}
+	}
+}
+
+// reload reads the file again; a file that is gone or wrong keeps the
+// tokens in force, with an error in the log (once per content).
+func (ts *tokenSource) reload() {
+	b, err := os.ReadFile(ts.path)
+	if err != nil {
+		if !ts.unreadable {
+			ts.log.Error("tokens file unreadable; the tokens loaded before stay in force", "file", ts.path, "err", err)
+			ts.unreadable = true
+		}
+		return
+	}
+	ts.unreadable = false
+	if bytes.Equal(b, ts.last) {
+		return
+	}
+	ts.last = b
+	t, err := ParseTokens(bytes.NewReader(b))
+	if err != nil {
+		ts.log.Error("tokens file changed but is not valid; the tokens loaded before stay in force", "file", ts.path, "err", err)
+		return
+	}
+	ts.tokens.Store(t)
+	ts.log.Info("tokens file reloaded", "file", ts.path, "tokens", t.Len())
+}
+
+func (ts *tokenSource) close() {
+	close(ts.stop)
+	ts.stopped.Wait()
+}
