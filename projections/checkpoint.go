@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/internal/atomicfile"
 )
 
 // checkpointFile is a saved state of the views and what it was taken from.
@@ -184,7 +184,7 @@ func (r *Runner) SaveCheckpoint() error {
 		}
 		cp.LastID, cp.LastSubject = identity(&rec)
 	}
-	if err := writeAtomic(r.checkpoint, func(f *os.File) error {
+	if err := atomicfile.Write(r.checkpoint, func(f *os.File) error {
 		zw := gzip.NewWriter(f)
 		if err := json.NewEncoder(zw).Encode(cp); err != nil {
 			return err
@@ -199,37 +199,3 @@ func (r *Runner) SaveCheckpoint() error {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// writeAtomic writes a file through a temporary file, fsynced and renamed
-// into place, then fsyncs the folder.
-func writeAtomic(path string, write func(*os.File) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

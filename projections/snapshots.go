@@ -15,6 +15,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/internal/atomicfile"
 )
 
 // Snapshots keep the views as they stood at points along the log, so that
@@ -123,7 +124,7 @@ func (s *snapshots) dropAfter(seq uint64) {
 
 func (s *snapshots) write(cp checkpointFile, seq uint64, recorded time.Time) error {
 	path := filepath.Join(s.dir, snapName(seq, recorded))
-	err := writeAtomic(path, func(f *os.File) error {
+	err := atomicfile.Write(path, func(f *os.File) error {
 		zw := gzip.NewWriter(f)
 		if err := json.NewEncoder(zw).Encode(cp); err != nil {
 			return err

@@ -51,6 +51,7 @@ func binary(t testing.TB) string {
 type process struct {
 	cmd    *exec.Cmd
 	url    string
+	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan error
 }
@@ -79,9 +80,9 @@ func startServe(t testing.TB, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
 	pr, pw := io.Pipe()
-	p := &process{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = io.MultiWriter(pw, p.stderr)
-	cmd.Stdout = io.Discard
+	cmd.Stdout = p.stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

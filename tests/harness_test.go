@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
 	"planledger/eventstore"
@@ -109,11 +111,22 @@ func (r reply) problem(t *testing.T) server.Problem {
 	if p.Status != r.status || p.Title == "" || p.Detail == "" || p.Type == "" {
 		t.Fatalf("problem %+v does not match status %d or lacks type/title/detail", p, r.status)
 	}
+	id := r.header.Get("X-Request-Id")
+	want := id
+	if uuid.Validate(id) == nil && len(id) == 36 {
+		want = "urn:uuid:" + id
+	}
+	if id == "" || p.Instance != want {
+		t.Fatalf("problem instance %q, X-Request-Id %q: want the instance to name the request", p.Instance, id)
+	}
 	return p
 }
 
 func (r reply) record(t *testing.T) domain.Record {
 	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/cloudevents+json" {
+		t.Fatalf("a record came as %q, want application/cloudevents+json", ct)
+	}
 	var rec domain.Record
 	if err := json.Unmarshal(r.body, &rec); err != nil {
 		t.Fatalf("record body: %v: %s", err, r.body)
@@ -123,6 +136,9 @@ func (r reply) record(t *testing.T) domain.Record {
 
 func (r reply) records(t *testing.T) []domain.Record {
 	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/cloudevents-batch+json" {
+		t.Fatalf("records came as %q, want application/cloudevents-batch+json", ct)
+	}
 	var recs []domain.Record
 	if err := json.Unmarshal(r.body, &recs); err != nil {
 		t.Fatalf("records body: %v: %s", err, r.body)

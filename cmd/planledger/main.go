@@ -27,6 +27,8 @@ Usage:
   planledger prove SEQ         print a record with its inclusion proof and signed checkpoint (C2SP tlog-proof)
   planledger check-proof FILE  check such a proof offline against the log's verifier key
   planledger check-view FILE   prove that a signed view (GET /v1/views/V?signed=1) follows from the log
+  planledger post [flags] FILE post an event (its data in FILE) or, with --batch, a file of events
+  planledger token create|list|revoke   manage the tokens serve accepts
   planledger help              this text
 
 Run "planledger <command> -h" for a command's flags.
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCheckProof(ctx, args[1:], stdout, stderr)
 	case "check-view":
 		err = runCheckView(ctx, args[1:], stdout, stderr)
+	case "post":
+		err = runPost(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

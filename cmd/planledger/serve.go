@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,8 +26,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secureCookies := fs.Bool("secure-cookies", false, "mark the web site's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
 	readBound := fs.Duration("read-bound", 4*time.Second, "answer a read of the log (a page of events, an aggregate, a proof) within this, or 503")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var origins stringList
+	fs.Var(&origins, "cors-origin", "let browser apps of this origin (https://app.example.org, or * for any) call the API; repeatable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	for _, o := range origins {
+		if err := server.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("--cors-origin: %w", err)
+		}
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -47,5 +56,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadBound:     *readBound,
 		Logger:        log,
 		Out:           stdout,
+		CORSOrigins:   origins,
 	})
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"planledger/internal/atomicfile"
 )
 
 // AdminTokensFile is the tokens file in the data folder: serve creates it
@@ -19,17 +21,17 @@ import (
 // planledger token edits it by default.
 const AdminTokensFile = "tokens.json"
 
-// LoadTokens reads and checks a tokens file.
-func LoadTokens(path string) (*Tokens, error) {
+// readTokens reads and checks a tokens file.
+func readTokens(path string) ([]byte, *Tokens, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t, err := ParseTokens(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return t, nil
+	return b, t, nil
 }
 
 // EditTokensFile changes a tokens file all or nothing: under a lock (so
@@ -38,26 +40,18 @@ func LoadTokens(path string) (*Tokens, error) {
 // and replaces the file atomically. A running server picks the change up
 // within seconds.
 func EditTokensFile(path string, edit func(*TokensFile) error) error {
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := lockDir(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	var f TokensFile
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	f, err := ReadTokensFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
-	default:
-		if _, err := ParseTokens(bytes.NewReader(b)); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := jsonUnmarshalStrict(b, &f); err != nil {
-			return err
-		}
 	}
-	if err := edit(&f); err != nil {
+	if err := edit(&f); errors.Is(err, ErrNoChange) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	out, err := jsonIndent(f)
@@ -67,20 +61,39 @@ func EditTokensFile(path string, edit func(*TokensFile) error) error {
 	if _, err := ParseTokens(bytes.NewReader(out)); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, out, 0o600)
+	return atomicfile.Write(path, func(f *os.File) error {
+		_, err := f.Write(out)
+		return err
+	})
+}
+
+// ErrNoChange, returned by an edit, leaves the tokens file as it is.
+var ErrNoChange = errors.New("no change")
+
+// ReadTokensFile reads and checks a tokens file as it is written.
+func ReadTokensFile(path string) (TokensFile, error) {
+	var f TokensFile
+	b, _, err := readTokens(path)
+	if err != nil {
+		return f, err
+	}
+	return f, jsonUnmarshalStrict(b, &f)
 }
 
 // EnsureAdminToken creates dir/tokens.json with a new admin token and
 // returns the token (the only moment it exists in clear), or returns ""
 // if the file exists already.
 func EnsureAdminToken(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, AdminTokensFile)); err == nil {
+		return "", nil
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
 	var token string
 	err := EditTokensFile(filepath.Join(dir, AdminTokensFile), func(f *TokensFile) error {
 		if len(f.Tokens) > 0 {
-			return nil
+			return ErrNoChange // made by another start, or by planledger token
 		}
 		token = NewToken()
 		f.Tokens = append(f.Tokens, TokenEntry{Name: "admin", SHA256: HashToken(token), Role: RoleAdmin, Created: time.Now().UTC().Truncate(time.Second)})
@@ -89,45 +102,10 @@ func EnsureAdminToken(dir string) (string, error) {
 	return token, err
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
-// folder, written and fsynced, renamed over path, and the folder fsynced,
-// so that a crash leaves the old file or the new one, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// lockFile takes an exclusive lock on path, waiting for it.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+// lockDir takes an exclusive lock on a folder (the tokens file's: the
+// file itself is replaced by each edit), waiting for it.
+func lockDir(path string) (func(), error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -157,13 +135,9 @@ type tokenSource struct {
 
 // watchTokens loads path and rereads it every interval.
 func watchTokens(path string, interval time.Duration, log *slog.Logger) (*tokenSource, error) {
-	b, err := os.ReadFile(path)
+	b, t, err := readTokens(path)
 	if err != nil {
 		return nil, err
-	}
-	t, err := ParseTokens(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	ts := &tokenSource{path: path, log: log, last: b, stop: make(chan struct{})}
 	ts.tokens.Store(t)
