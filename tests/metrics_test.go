@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -202,4 +203,51 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name, label, value strin
 		}
 	}
 	return sum
+}
+
+// TestGrafanaDashboardAsksForDataSource: the dashboard declares its
+// Prometheus data source as an import input, so that Grafana's import
+// dialog asks for it, and every panel queries the data source chosen.
+func TestGrafanaDashboardAsksForDataSource(t *testing.T) {
+	b, err := os.ReadFile("../deploy/grafana/planledger.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Inputs []struct {
+			Name, Type, PluginID string
+		} `json:"__inputs"`
+		Templating struct {
+			List []struct {
+				Name    string `json:"name"`
+				Current struct {
+					Value string `json:"value"`
+				} `json:"current"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title      string `json:"title"`
+			Datasource struct {
+				Type, UID string
+			} `json:"datasource"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if len(dash.Inputs) != 1 || dash.Inputs[0].Type != "datasource" || dash.Inputs[0].PluginID != "prometheus" {
+		t.Fatalf("__inputs %+v: want one Prometheus data source", dash.Inputs)
+	}
+	input := "${" + dash.Inputs[0].Name + "}"
+	if len(dash.Templating.List) == 0 || dash.Templating.List[0].Current.Value != input {
+		t.Fatalf("the datasource variable does not default to the input %s: %+v", input, dash.Templating.List)
+	}
+	for _, p := range dash.Panels {
+		if p.Datasource.Type != "prometheus" || (p.Datasource.UID != "${datasource}" && p.Datasource.UID != input) {
+			t.Errorf("panel %q queries %+v", p.Title, p.Datasource)
+		}
+	}
+	if len(dash.Panels) < 10 {
+		t.Fatalf("%d panels", len(dash.Panels))
+	}
 }

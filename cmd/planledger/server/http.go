@@ -200,8 +200,13 @@ func CheckCORSOrigin(o string) error {
 // gzip saves nothing.
 const gzipMinSize = 1400
 
+// gzipLevel: a page of 1000 records (567 KB) takes 2.5 ms to 52 KB at
+// level 2, as fast as level 1 (59 KB), where the default level 6 takes
+// 6.4 ms to 39 KB: on two cores serving appends too, the fast levels win.
+const gzipLevel = 2
+
 var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	w, _ := gzip.NewWriterLevel(io.Discard, gzipLevel)
 	return w
 }}
 
