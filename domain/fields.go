@@ -321,6 +321,9 @@ func (f *fields) elemSlug(name string, i int, raw json.RawMessage) string {
 // attribute of an event; a record attribute or a name outside the
 // CloudEvents rules is a problem.
 func (f *fields) extensions() Extensions {
+	if !f.hasUnused() {
+		return nil // every member is an attribute the caller read: the usual event
+	}
 	var x Extensions
 	for _, k := range slices.Sorted(maps.Keys(f.m)) {
 		if f.used[k] {
@@ -435,6 +438,16 @@ func (f *fields) eventID(name string) string {
 		}
 	}
 	return id
+}
+
+// hasUnused reports whether a member was not asked for.
+func (f *fields) hasUnused() bool {
+	for k := range f.m {
+		if !f.used[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // done reports every member nobody asked for.

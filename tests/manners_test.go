@@ -191,6 +191,7 @@ func TestBinaryMode(t *testing.T) {
 	}{
 		{"bad percent", `{"name":"n","kind":"society"}`, []string{"ce-id", "bin-2", "ce-comment", "100%"}, 422, "/comment"},
 		{"no id", `{"name":"n","kind":"society"}`, []string{"ce-id", ""}, 422, "/id"},
+		{"no specversion", `{"name":"n","kind":"society"}`, []string{"ce-id", "bin-7", "ce-specversion", ""}, 422, "/specversion"},
 		{"bad extension name", `{"name":"n","kind":"society"}`, []string{"ce-id", "bin-3", "ce-trace_state", "x"}, 422, "/trace_state"},
 		{"data not the type's", `{"name":"n","kind":"club"}`, []string{"ce-id", "bin-4"}, 422, "/data/kind"},
 		{"no data", ``, []string{"ce-id", "bin-5"}, 422, "/data"},

@@ -38,15 +38,15 @@ const ceHeaderPrefix = "Ce-"
 
 // requestMode reads the content mode from the headers, as the binding says:
 // an application/cloudevents media type is structured (or batched); any
-// other is binary, which needs the ce-specversion header. application/json
-// without it is one structured event, as the ledger has always read it.
+// other is binary when ce- headers come with it. application/json without
+// them is one structured event, as the ledger has always read it.
 func requestMode(r *http.Request) (contentMode, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		mt = ""
 	}
-	binary := r.Header.Get(ceHeaderPrefix+"Specversion") != ""
+	binary := hasCEHeaders(r.Header)
 	switch {
 	case mt == mediaEvent:
 		return modeStructured, nil
@@ -62,6 +62,16 @@ func requestMode(r *http.Request) (contentMode, error) {
 		return modeStructured, nil
 	}
 	return 0, fmt.Errorf("Content-Type %q is not taken; send one event as %s (or %s), a batch as %s, or one event in binary mode (ce-* headers, the data as %s)", ct, mediaEvent, mediaJSON, mediaBatch, mediaJSON)
+}
+
+// hasCEHeaders reports whether any header is a ce- attribute.
+func hasCEHeaders(h http.Header) bool {
+	for name := range h {
+		if len(name) > len(ceHeaderPrefix) && strings.EqualFold(name[:len(ceHeaderPrefix)], ceHeaderPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // binaryEvent turns a binary-mode request into the event in structured

@@ -95,6 +95,9 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		case rec.status >= 400:
 			level = slog.LevelInfo
 		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
 		s.log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", max(rec.status, http.StatusOK), "duration", time.Since(start).Round(time.Microsecond))
 	})
