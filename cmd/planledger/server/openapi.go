@@ -216,16 +216,21 @@ func schemas() obj {
 		"allOf":                byType,
 	}
 	record := obj{
-		"type":        "object",
-		"description": "A stored event: a CloudEvent whose extensions include the record's sequence, version, recordedtime and submitter.",
-		"required":    []string{"specversion", "id", "source", "type", "subject", "time", "data", "sequence", "version", "recordedtime", "submitter"},
+		"type": "object",
+		"description": "A stored event: a CloudEvent whose extensions include the record's sequence, version, recordedtime and submitter " +
+			"(and recordmac, this ledger's proof that it wrote it). A record the ledger did not write is shown as a CloudEvent of type " +
+			"planledger.foreign_record with the extensions foreign (true) and foreignreason, and no subject, version or submitter.",
+		"required": []string{"specversion", "id", "source", "type", "time", "data", "sequence", "recordedtime"},
 		"properties": withProps(attrs, obj{
-			"type":         obj{"type": "string", "description": "the event type; records the ledger did not write have a type of their own"},
-			"data":         obj{"description": "the event's data, as stored"},
-			"sequence":     obj{"type": "integer", "minimum": 1, "description": "position in the whole log, gap-free"},
-			"version":      obj{"type": "integer", "minimum": 1, "description": "position in the aggregate, gap-free"},
-			"recordedtime": obj{"type": "string", "format": "date-time", "description": "when the ledger stored it"},
-			"submitter":    obj{"type": "string", "description": "the name of the token that posted it"},
+			"type":          obj{"type": "string", "description": "the event type; records the ledger did not write have a type of their own"},
+			"data":          obj{"description": "the event's data, as stored"},
+			"sequence":      obj{"type": "integer", "minimum": 1, "description": "position in the whole log, gap-free"},
+			"version":       obj{"type": "integer", "minimum": 1, "description": "position in the aggregate, gap-free"},
+			"recordedtime":  obj{"type": "string", "format": "date-time", "description": "when the ledger stored it"},
+			"submitter":     obj{"type": "string", "description": "the name of the token that posted it"},
+			"recordmac":     obj{"type": "string", "description": "this ledger's proof that it wrote the record"},
+			"foreign":       obj{"const": true, "description": "set on a record this ledger did not write"},
+			"foreignreason": obj{"type": "string", "description": "why the record is foreign"},
 		}),
 		"additionalProperties": extension,
 	}
