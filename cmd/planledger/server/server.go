@@ -471,19 +471,19 @@ func (s *Server) api() []route {
 			},
 			replies: append([]resp{{status: 200, description: "the records", content: obj{mediaJSON: ref("EventsPage"), mediaBatch: ref("RecordBatch"),
 				mediaNDJSON: obj{"type": "string", "description": "one Record a line"}}, headers: obj{"Link": obj{"description": "the next page", "schema": obj{"type": "string"}}}}},
-				problems(400)...),
+				problems(400, 503)...),
 		}},
 		{"GET /v1/events/{seq}", s.authed(s.bounded(s.handleGetRecord)), operation{
 			id: "getRecord", tag: "events", summary: "One record by its sequence",
 			description: "The record's line, byte for byte the leaf of the log's tree (C2SP tlog-tiles entries hold the same lines).",
 			params:      []obj{seqParam()},
-			replies:     append([]resp{{status: 200, description: "the record", content: obj{mediaEvent: ref("Record")}}}, problems(400, 404)...),
+			replies:     append([]resp{{status: 200, description: "the record", content: obj{mediaEvent: ref("Record")}}}, problems(400, 404, 503)...),
 		}},
 		{"GET /v1/events/{seq}/proof", s.authed(s.bounded(s.handleRecordProof)), operation{
 			id: "recordProof", tag: "verifiable log", summary: "A record with its inclusion proof",
 			description: "A C2SP tlog-proof: the record's line, its index, the inclusion proof and the signed checkpoint it is proved against (the latest, or ?size=N's).",
 			params:      []obj{seqParam(), queryParam("size", "prove against the checkpoint of this tree size", obj{"type": "integer", "minimum": 1})},
-			replies:     append([]resp{{status: 200, description: "the proof", content: obj{mediaProof: obj{"type": "string"}}}}, problems(400, 404, 422)...),
+			replies:     append([]resp{{status: 200, description: "the proof", content: obj{mediaProof: obj{"type": "string"}}}}, problems(400, 404, 422, 503)...),
 		}},
 		{"GET /v1/log/key", s.authed(s.handleLogKey), operation{
 			id: "logKey", tag: "verifiable log", summary: "The log's verifier key",
@@ -492,30 +492,30 @@ func (s *Server) api() []route {
 		}},
 		{"GET /v1/log/checkpoint", s.authed(s.bounded(s.handleCheckpoint)), operation{
 			id: "checkpoint", tag: "verifiable log", summary: "The latest signed checkpoint (C2SP tlog-checkpoint)",
-			replies: append([]resp{{status: 200, description: "the signed note", content: obj{mediaText: obj{"type": "string"}}}}, problems(404)...),
+			replies: append([]resp{{status: 200, description: "the signed note", content: obj{mediaText: obj{"type": "string"}}}}, problems(404, 503)...),
 		}},
 		{"GET /v1/log/tile/{path...}", s.authed(s.bounded(s.handleTile)), operation{
 			id: "tile", tag: "verifiable log", summary: "A tile of the log's tree, or an entry bundle (C2SP tlog-tiles)",
 			params:  []obj{pathParam("path", "<L>/<N>[.p/<W>] or entries/<N>[.p/<W>]", obj{"type": "string"})},
-			replies: append([]resp{{status: 200, description: "the tile", content: obj{"application/octet-stream": obj{"type": "string", "contentMediaType": "application/octet-stream"}}}}, problems(404)...),
+			replies: append([]resp{{status: 200, description: "the tile", content: obj{"application/octet-stream": obj{"type": "string", "contentMediaType": "application/octet-stream"}}}}, problems(404, 503)...),
 		}},
 		{"GET /v1/log/proof/tree", s.authed(s.bounded(s.handleTreeProof)), operation{
 			id: "treeProof", tag: "verifiable log", summary: "A consistency proof between two tree sizes",
 			params: []obj{queryParam("from", "the earlier tree size", obj{"type": "integer", "minimum": 1}),
 				queryParam("to", "the later tree size (default: the latest checkpoint's)", obj{"type": "integer", "minimum": 1})},
-			replies: append([]resp{{status: 200, description: "the proof and the later checkpoint", content: obj{mediaJSON: ref("TreeProof")}}}, problems(400, 404, 422)...),
+			replies: append([]resp{{status: 200, description: "the proof and the later checkpoint", content: obj{mediaJSON: ref("TreeProof")}}}, problems(400, 404, 422, 503)...),
 		}},
 		{"GET /v1/aggregates/{type}/{id}/events", s.authed(s.bounded(s.handleGetAggregate)), operation{
 			id: "aggregateHistory", tag: "events", summary: "One aggregate's history",
 			description: "Every record of the aggregate in version order; a bare CloudEvents batch with Accept: application/cloudevents-batch+json.",
 			params:      []obj{pathParam("type", "the aggregate type", obj{"enum": aggregateTypeNames()}), pathParam("id", "the aggregate's id", obj{"type": "string"})},
-			replies:     append([]resp{{status: 200, description: "the history", content: batchOrJSON("AggregateHistory")}}, problems(400, 404)...),
+			replies:     append([]resp{{status: 200, description: "the history", content: batchOrJSON("AggregateHistory")}}, problems(400, 404, 503)...),
 		}},
 		{"GET /v1/views/{view}", s.authed(s.handleGetView), opGetView},
 		{"GET /v1/log", s.authed(s.bounded(s.handleLog)), operation{
 			id: "logInfo", tag: "audit", summary: "The stream holding the log",
 			description: "Its name, its configuration problems (none, normally) and its first and last sequence.",
-			replies:     []resp{{status: 200, description: "the stream", content: obj{mediaJSON: ref("LogInfo")}}},
+			replies:     append([]resp{{status: 200, description: "the stream", content: obj{mediaJSON: ref("LogInfo")}}}, problems(503)...),
 		}},
 		{"POST /v1/import", s.authed(s.handleImport), operation{
 			id: "importLog", tag: "audit", summary: "Restore an export (admins only)",
