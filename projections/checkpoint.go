@@ -12,7 +12,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
-	"planledger/internal/atomicfile"
+	"planledger/eventstore/atomicfile"
 )
 
 // checkpointFile is a saved state of the views and what it was taken from.

@@ -15,7 +15,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
-	"planledger/internal/atomicfile"
+	"planledger/eventstore/atomicfile"
 )
 
 // Snapshots keep the views as they stood at points along the log, so that

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"planledger/internal/atomicfile"
+	"planledger/eventstore/atomicfile"
 )
 
 // AdminTokensFile is the tokens file in the data folder: serve creates it

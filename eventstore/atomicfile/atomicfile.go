@@ -1,5 +1,6 @@
-// Package atomicfile replaces files all or nothing: the views' checkpoint
-// and snapshots, the tokens file.
+// Package atomicfile replaces the ledger's files beside its log all or
+// nothing: the views' checkpoint and snapshots, the tokens file, an
+// auditor's state.
 package atomicfile
 
 import (
