@@ -146,6 +146,11 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			return eventstore.Result{}, unavailable(err, unknown)
 		}
 		l.applyResult(refs, entries, subs, res)
+		if res.Duplicate && unknown {
+			// An earlier try of this very request stored the events and
+			// JetStream's answer was lost: this request created them.
+			res.Duplicate = false
+		}
 		return res, nil
 	}
 }
