@@ -26,8 +26,9 @@ import (
 
 // The site in a real browser: Debian's chromium, driven over the DevTools
 // protocol, against the real server on a real embedded JetStream, with
-// JavaScript switched off (the pages need none). Screenshots of each page
-// go to $PLANLEDGER_SCREENSHOTS (a temporary folder, removed, if unset).
+// JavaScript switched off (the pages need none), and on for the in-browser
+// check of a record's proof. Screenshots of each page go to
+// $PLANLEDGER_SCREENSHOTS (a temporary folder, removed, if unset).
 
 // chromium finds Debian's chromium, or skips the test saying how to get it.
 func chromium(t *testing.T) string {
@@ -56,17 +57,17 @@ type browserTab struct {
 	requests []string
 }
 
-func newBrowserTab(t *testing.T, origin string) *browserTab {
+func newBrowserTab(t *testing.T, origin string, script bool, flags ...chromedp.ExecAllocatorOption) *browserTab {
 	t.Helper()
 	path := chromium(t)
 	// This machine's network is closed: without these flags chromium
 	// hangs on its own connection attempts (updates, sync, QUIC probes).
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1440, 900))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1440, 900)}, flags...)...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
@@ -88,13 +89,14 @@ func newBrowserTab(t *testing.T, origin string) *browserTab {
 	}); err != nil {
 		t.Fatalf("start chromium (%s): %v", path, err)
 	}
-	// No script runs in any page: the site must work without JavaScript.
+	// Unless asked for, no script runs in any page: the site must work
+	// without JavaScript.
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !script})
 		return err
 	}))
 	if err != nil {
-		t.Fatalf("disable JavaScript: %v", err)
+		t.Fatalf("switch JavaScript %v: %v", map[bool]string{true: "on", false: "off"}[script], err)
 	}
 	return b
 }
@@ -150,8 +152,8 @@ func (b *browserTab) location() string {
 }
 
 // shot saves a screenshot of the whole page, and checks that the page is
-// no wider than the window (tables scroll inside their box) and runs no
-// script.
+// no wider than the window (tables scroll inside their box) and has no
+// script but files of the site's own /static/ (the CSP allows no other).
 func (b *browserTab) shot(name string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
@@ -161,15 +163,20 @@ func (b *browserTab) shot(name string) {
 	if err := os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
-	dims, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth, document.scripts.length]`))
+	dims, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](fmt.Sprintf(`[document.documentElement.scrollWidth, window.innerWidth,
+		[...document.scripts].filter(s => !s.src.startsWith(%q)).length]`, b.base+"/static/")))
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	if dims[0] > dims[1] {
-		b.t.Errorf("%s: the page is %d px wide in a %d px window", name, dims[0], dims[1])
+		// Name the elements that stick out, innermost first.
+		wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")]
+			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "") + " " + Math.round(e.getBoundingClientRect().right) + "px")`))
+		b.t.Errorf("%s: the page is %d px wide in a %d px window: %v", name, dims[0], dims[1], wide)
 	}
 	if dims[2] != 0 {
-		b.t.Errorf("%s: the page has %d scripts", name, dims[2])
+		b.t.Errorf("%s: the page has %d scripts not from /static/", name, dims[2])
 	}
 }
 
@@ -264,7 +271,8 @@ func TestSiteInBrowser(t *testing.T) {
 	path := chromium(t)
 	ts := startServer(t)
 	fx := postSiteFixture(t, ts)
-	b := newBrowserTab(t, ts.url)
+	signed := ts.waitSigned()
+	b := newBrowserTab(t, ts.url, false)
 	t.Logf("chromium: %s", path)
 
 	t.Run("auditor signs in; overview equals the programs view", func(t *testing.T) {
@@ -285,6 +293,9 @@ func TestSiteInBrowser(t *testing.T) {
 		}
 		if txt := b.text("#coverage"); !strings.Contains(txt, "33%") || !strings.Contains(txt, "3 个学会中 1 个") {
 			t.Fatalf("party coverage %q, want 1 of 3 societies, 33%%", txt)
+		}
+		if got := b.text("#log-size"); got != fmt.Sprint(signed) {
+			t.Fatalf("the overview's log box shows tree size %q, want the latest checkpoint's %d", got, signed)
 		}
 		b.shotWidths("overview")
 	})
@@ -326,7 +337,26 @@ func TestSiteInBrowser(t *testing.T) {
 		if txt := b.text("#event"); !strings.Contains(txt, "已撤回") || !strings.Contains(txt, retractionReason) {
 			t.Fatalf("the record's page %q does not say it was retracted, and why", txt)
 		}
+		// Its proof is text, with the command that checks it offline; the
+		// in-browser check, which needs JavaScript, stays hidden and the
+		// page says why.
+		if b.count("#proof-line") != 1 || b.count("#proof-hashes li") == 0 || b.text("#checkpoint-size") != fmt.Sprint(signed) ||
+			!strings.Contains(b.text("#verification"), "planledger check-proof --log-key") {
+			t.Fatalf("the record's page lacks its proof, checkpoint or command: %q", b.text("#verification"))
+		}
+		if b.count("#check-form[hidden]") != 1 || b.count("#check-nojs:not([hidden])") != 1 {
+			t.Fatal("without JavaScript the in-browser check shows, or the page does not say it needs JavaScript")
+		}
 		b.shotWidths("event")
+	})
+
+	t.Run("the verifiable log's page", func(t *testing.T) {
+		b.t = t
+		b.click(`nav a[href="/log"]`)
+		if txt := b.text("#log"); !strings.Contains(txt, "最新签名检查点") || b.text("#checkpoint-size") != fmt.Sprint(signed) {
+			t.Fatalf("/log: %q", txt)
+		}
+		b.shotWidths("log")
 	})
 
 	t.Run("as of a date shows the earlier state", func(t *testing.T) {

@@ -1,18 +1,24 @@
 package tests
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"planledger/cmd/planledger/server"
+	"planledger/eventstore/logkey"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -323,5 +329,121 @@ func TestSiteAsOfInput(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(page, `id="asof-banner"`) || !strings.Contains(page, "occurred axis") ||
 		!strings.Contains(page, `href="/?as_of=2021-06-30&amp;axis=occurred&amp;lang=en"`) {
 		t.Fatalf("as of 2021-06-30 in English: %d, no banner or links that keep the moment:\n%s", resp.StatusCode, page)
+	}
+}
+
+// waitSigned waits until a signed checkpoint covers the whole log, and
+// returns its size.
+func (ts *testServer) waitSigned() int64 {
+	ts.t.Helper()
+	last := int64(ts.logLength())
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if c, _, _, ok := ts.srv.Tree().Latest(); ok && c.Size >= last {
+			return c.Size
+		}
+		if time.Now().After(deadline) {
+			ts.t.Fatalf("no checkpoint covers the log's %d records after 20 s", last)
+		}
+		time.Sleep(20 * time.Millisecond) // checkpoints are signed once a second
+	}
+}
+
+// TestSiteRecordProof, over HTTP: a record's page shows its inclusion
+// proof and the signed checkpoint as text; its download is the C2SP
+// tlog-proof the API serves for the same checkpoint, which `planledger
+// check-proof` accepts with the log's key and refuses with another's; the
+// checkpoint downloads too. Downloads need a session and follow the
+// reader's scope.
+func TestSiteRecordProof(t *testing.T) {
+	ts := startServer(t)
+	postSiteFixture(t, ts)
+	size := ts.waitSigned()
+	audit, chem := newBrowserSession(t, ts), newBrowserSession(t, ts)
+	audit.signIn(auditToken)
+	chem.signIn(chemToken)
+
+	resp, page := audit.do("GET", "/aggregates/project/chem-report/2", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="proof-line"`) || !strings.Contains(page, "check-proof --log-key") ||
+		!strings.Contains(page, `<script src="/static/verify.js" defer></script>`) {
+		t.Fatalf("record page: %d, no proof, command or script:\n%s", resp.StatusCode, page)
+	}
+	m := regexp.MustCompile(`href="([^"]+)" download="([^"]+)" id="proof-download"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no download link on the record page:\n%s", page)
+	}
+	href := strings.ReplaceAll(m[1], "&amp;", "&")
+	if want := fmt.Sprintf("/aggregates/project/chem-report/2/proof?size=%d", size); href != want {
+		t.Fatalf("download link %q, want %q", href, want)
+	}
+	resp, file := audit.do("GET", href, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download: %d %v\n%s", resp.StatusCode, resp.Header, file)
+	}
+	p, err := logtree.ParseRecordProof([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := ts.do("GET", fmt.Sprintf("/v1/events/%d/proof?size=%d", p.Index+1, size), auditToken, "", nil)
+	if api.status != 200 || string(api.body) != file {
+		t.Fatalf("the site's proof is not the API's for the same record and checkpoint:\nsite %s\napi  %d %s", file, api.status, api.body)
+	}
+	if c, err := p.Verify(ts.srv.Tree().Verifier()); err != nil || c.Size != size || !strings.Contains(string(p.Line), `"id":"rep-done"`) {
+		t.Fatalf("the downloaded proof: %v (size %d), line %s", err, c.Size, p.Line)
+	}
+	// What the page shows as text is what the file holds.
+	text := html.UnescapeString(page)
+	for _, part := range []string{string(p.Line), base64.StdEncoding.EncodeToString(p.Proof[0][:]), fmt.Sprintf(`id="proof-index">%d<`, p.Index), string(p.Checkpoint)} {
+		if !strings.Contains(text, part) {
+			t.Errorf("the record page lacks %q", part)
+		}
+	}
+	// The CLI an auditor runs accepts it with the log's key, not another.
+	saved := filepath.Join(t.TempDir(), "record.tlog-proof")
+	if err := os.WriteFile(saved, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := run(t, "check-proof", "--log-key", ts.srv.Store().Key().VerifierKey(), saved); code != 0 {
+		t.Fatalf("check-proof of the downloaded proof: %d\n%s%s", code, out, errs)
+	}
+	other, err := logkey.Generate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := run(t, "check-proof", "--log-key", other.VerifierKey(), saved); code != 1 {
+		t.Fatalf("check-proof with another ledger's key: exit %d, want 1", code)
+	}
+
+	resp, cp := audit.do("GET", "/log/checkpoint", nil)
+	if want := ts.do("GET", "/v1/log/checkpoint", auditToken, "", nil); resp.StatusCode != 200 || cp != string(want.body) ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), fmt.Sprintf("planledger-checkpoint-%d.txt", size)) {
+		t.Fatalf("checkpoint download: %d %v\n%s\nwant %s", resp.StatusCode, resp.Header, cp, want.body)
+	}
+	for _, lang := range []string{"", "?lang=en"} {
+		resp, page := audit.do("GET", "/log"+lang, nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, fmt.Sprintf(`id="checkpoint-size">%d<`, size)) || !strings.Contains(html.UnescapeString(page), cp) ||
+			!strings.Contains(page, map[string]string{"": "可验证日志", "?lang=en": "Verifiable log"}[lang]) {
+			t.Errorf("/log%s: %d\n%s", lang, resp.StatusCode, page)
+		}
+	}
+	if _, page := audit.do("GET", "/", nil); !strings.Contains(page, fmt.Sprintf(`id="log-size">%d<`, size)) {
+		t.Errorf("the overview does not show the checkpoint's size %d", size)
+	}
+
+	for who, c := range map[string]struct {
+		s      *browserSession
+		path   string
+		status int
+	}{
+		"another society's record, for hn-chem's submitter": {chem, "/aggregates/decision/phys-dec-1/1/proof", 404},
+		"its own record, for hn-chem's submitter":           {chem, "/aggregates/project/chem-report/2/proof", 200},
+		"a size no checkpoint was signed for":               {audit, "/aggregates/project/chem-report/2/proof?size=100000", 404},
+		"a size that is not a number":                       {audit, "/aggregates/project/chem-report/2/proof?size=x", 400},
+		"no such version":                                   {audit, "/aggregates/project/chem-report/9/proof", 404},
+		"signed out":                                        {newBrowserSession(t, ts), href, 303},
+		"signed out, the checkpoint":                        {newBrowserSession(t, ts), "/log/checkpoint", 303},
+	} {
+		if resp, body := c.s.do("GET", c.path, nil); resp.StatusCode != c.status || (c.status == 404 && strings.Contains(body, "物理")) {
+			t.Errorf("%s: %s answered %d, want %d", who, c.path, resp.StatusCode, c.status)
+		}
 	}
 }

@@ -172,6 +172,7 @@ var funcs = template.FuncMap{
 	"num":   num,
 	"day":   func(t time.Time) string { return t.In(domain.CST).Format(time.DateOnly) },
 	"clock": func(t time.Time) string { return t.In(domain.CST).Format("2006-01-02 15:04") },
+	"stamp": func(t time.Time) string { return t.In(domain.CST).Format(time.DateTime) },
 	"fixed": func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) },
 	"deref": func(p *int) int { return *p },
 	"query": func(k, v string) url.Values { return url.Values{k: {v}} },

@@ -30,6 +30,7 @@ type overviewPage struct {
 	Teams      int
 	Conference projections.ConferenceTotals
 	Confs      int
+	Log        *checkpointView // the latest signed checkpoint
 }
 
 type programRow struct {
@@ -40,7 +41,7 @@ type programRow struct {
 
 func (s *Site) handleOverview(r *http.Request, b *base) (string, any, error) {
 	b.Title, b.Nav = b.T("overview.title"), "overview"
-	p := &overviewPage{base: b}
+	p := &overviewPage{base: b, Log: s.latest()}
 	err := s.withViews(r.Context(), b, func(v *projections.Views, clock time.Time) error {
 		p.Plan = v.Programs(clock)
 		_, plan, ok := v.PlanInForce(clock)

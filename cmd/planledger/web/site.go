@@ -1,8 +1,10 @@
 // Package web is the read-only site for the plan's officers and auditors,
 // served by `planledger serve` at /: the views as pages (an overview, the
-// societies, each aggregate's history), "as of" any past moment, Chinese
-// first and English with ?lang=en. Pages are html/template rendered on the
-// server with embedded assets; charts are inline SVG; no script is needed.
+// societies, each aggregate's history, the signed log), "as of" any past
+// moment, Chinese first and English with ?lang=en. Pages are html/template
+// rendered on the server with embedded assets; charts are inline SVG; no
+// script is needed but for the in-browser check of a record's proof
+// against the signed log (static/verify.js).
 // A reader signs in with a token through a form and holds a server-side
 // session; every page shows only what that token may read.
 package web
@@ -22,6 +24,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
 
@@ -60,6 +63,9 @@ func (r *Reader) MayRead(owner string) bool {
 type Config struct {
 	Store *eventstore.Store
 	Views *projections.Runner
+	// Tree is the log's Merkle tree: its signed checkpoints and the
+	// records' inclusion proofs. Without it the pages leave them out.
+	Tree *logtree.Tree
 	// Resolve returns who holds the token whose SHA-256 is hash. It is
 	// asked at sign-in and again on every request, so a token the server
 	// no longer knows ends its sessions at once.
@@ -88,7 +94,7 @@ type Site struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"signin", "overview", "societies", "society", "aggregate", "event", "error"}
+var pageNames = []string{"signin", "overview", "societies", "society", "aggregate", "event", "log", "error"}
 
 // New parses the embedded templates; they are part of the binary, so a
 // template that does not parse is a programming error and panics.
@@ -126,6 +132,9 @@ func (s *Site) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /societies/{id}", s.page(s.handleSociety))
 	handle("GET /aggregates/{type}/{id}", s.page(s.handleAggregate))
 	handle("GET /aggregates/{type}/{id}/{version}", s.page(s.handleEvent))
+	handle("GET /aggregates/{type}/{id}/{version}/proof", s.download(s.handleRecordProof))
+	handle("GET /log", s.page(s.handleLog))
+	handle("GET /log/checkpoint", s.download(s.handleCheckpoint))
 	handle("GET /signin", s.handleSignInForm)
 	handle("POST /signin", s.handleSignIn)
 	handle("POST /signout", s.handleSignOut)
@@ -142,24 +151,8 @@ type pageFunc func(r *http.Request, b *base) (string, any, error)
 // reads the language and "as of", and renders what h builds.
 func (s *Site) page(h pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secureHeaders(w)
-		b := s.newBase(r)
-		sess, reader, ok := s.session(r)
+		b, ok := s.signedIn(w, r)
 		if !ok {
-			next := r.URL.Path
-			if r.URL.RawQuery != "" {
-				next += "?" + r.URL.RawQuery
-			}
-			q := url.Values{"next": {next}}
-			if b.Lang == langEN {
-				q.Set("lang", langEN)
-			}
-			http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusSeeOther)
-			return
-		}
-		b.Reader, b.CSRF = &reader, sess.csrf
-		if err := b.readAsOf(r); err != nil {
-			s.renderError(w, b, err)
 			return
 		}
 		name, data, err := h(r, b)
@@ -169,6 +162,33 @@ func (s *Site) page(h pageFunc) http.HandlerFunc {
 		}
 		s.render(w, http.StatusOK, name, data)
 	}
+}
+
+// signedIn sets the pages' headers and checks the session: a browser
+// without one is sent to sign in, and a moment the page cannot read is
+// an error page; ok is false when either was answered.
+func (s *Site) signedIn(w http.ResponseWriter, r *http.Request) (*base, bool) {
+	secureHeaders(w)
+	b := s.newBase(r)
+	sess, reader, ok := s.session(r)
+	if !ok {
+		next := r.URL.Path
+		if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+		q := url.Values{"next": {next}}
+		if b.Lang == langEN {
+			q.Set("lang", langEN)
+		}
+		http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusSeeOther)
+		return nil, false
+	}
+	b.Reader, b.CSRF = &reader, sess.csrf
+	if err := b.readAsOf(r); err != nil {
+		s.renderError(w, b, err)
+		return nil, false
+	}
+	return b, true
 }
 
 // secureHeaders keeps the pages to their own origin: no framing, no

@@ -288,19 +288,29 @@ type eventPage struct {
 	Raw       string
 	Back      string
 	TypeLabel string
-	// The verifiable log (issue 13) adds the record's inclusion proof
-	// here, and event.html's "verification" block shows and checks it.
+	// Proof is the record's inclusion proof against Log, the latest
+	// signed checkpoint (both nil without a tree); event.html shows them
+	// and static/verify.js checks them.
+	Proof *proofView
+	Log   *checkpointView
 }
 
-// handleEvent is one record in full: its envelope, its data named and as
-// sent, and whether it was retracted.
-func (s *Site) handleEvent(r *http.Request, b *base) (string, any, error) {
+// record reads the record a path names, /aggregates/{type}/{id}/{version},
+// with its aggregate's history: not found if the reader may not read it.
+func (s *Site) record(r *http.Request, b *base) (domain.Ref, []domain.Record, uint64, error) {
 	ref, err := domain.ParseRef(r.PathValue("type") + "/" + r.PathValue("id"))
 	version, verr := strconv.ParseUint(r.PathValue("version"), 10, 64)
 	if err != nil || verr != nil {
-		return "", nil, notFound()
+		return ref, nil, 0, notFound()
 	}
 	recs, _, err := s.history(r.Context(), b, ref)
+	return ref, recs, version, err
+}
+
+// handleEvent is one record in full: its envelope, its data named and as
+// sent, whether it was retracted, and its proof that it is in the log.
+func (s *Site) handleEvent(r *http.Request, b *base) (string, any, error) {
+	ref, recs, version, err := s.record(r, b)
 	if err != nil {
 		return "", nil, err
 	}
@@ -320,6 +330,9 @@ func (s *Site) handleEvent(r *http.Request, b *base) (string, any, error) {
 		return "", nil, err
 	}
 	p.Raw = string(raw)
+	if p.Log, p.Proof, err = s.proofView(r, &p.Entry.Rec); err != nil {
+		return "", nil, err
+	}
 	b.Title, b.Nav = b.Tf("event.title", p.Name, version), "societies"
 	return "event", p, nil
 }
