@@ -167,7 +167,20 @@ func (s *streams) latestCheckpoint(ctx context.Context) (storedCheckpoint, error
 	if info.State.LastSeq == 0 {
 		return storedCheckpoint{}, nil
 	}
-	m, err := s.checkpoints.GetMsg(ctx, info.State.LastSeq)
+	// The stream's leader said how long it is; a replica answering the
+	// direct get may not have the last message yet: ask again, briefly.
+	var m *jetstream.RawStreamMsg
+	for attempt := 1; ; attempt++ {
+		m, err = s.checkpoints.GetMsg(ctx, info.State.LastSeq)
+		if !errors.Is(err, jetstream.ErrMsgNotFound) || attempt == 10 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return storedCheckpoint{}, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return storedCheckpoint{}, fmt.Errorf("read checkpoint %d: %w", info.State.LastSeq, err)
 	}
