@@ -183,6 +183,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Record) 
 	if from == 0 {
 		from = 1
 	}
+	if s.feed != nil {
+		return s.followFeed(ctx, from, fn)
+	}
 	return s.consume(ctx, from, 0, decoding(fn))
 }
 
@@ -208,6 +211,9 @@ func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Con
 			// as the cluster cannot place it. Bounded, the read ends with
 			// an error after about a minute, and its caller decides.
 			MaxResetAttempts: resetAttempts,
+			// A consumer the server still keeps costs it on every append;
+			// consume deletes its own, this is for a process that died.
+			InactiveThreshold: time.Minute,
 		})
 		cancel()
 		if err == nil || !isUnavailable(err) || ctx.Err() != nil || attempt == consumerAttempts {
@@ -219,6 +225,15 @@ func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Con
 		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond): // back off while a leader is elected
 		}
 	}
+}
+
+// dropConsumer deletes a read's consumer on the server once the read is
+// done, rather than leaving it there for its inactive threshold: every
+// consumer a stream has costs the server on each append.
+func (s *Store) dropConsumer(cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.js.DeleteConsumer(ctx, s.name, cons.CachedInfo().Name)
 }
 
 // consume runs an ordered consumer from sequence from; until 0 means
@@ -238,7 +253,10 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 	if err != nil {
 		return s.readErr(fmt.Errorf("consume: %w", err))
 	}
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		s.dropConsumer(cons)
+	}()
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {

@@ -136,7 +136,9 @@ type Store struct {
 
 	// tail follows the log for the recorded times of appends; the counts
 	// say how many appends took them from it, and how many read them back.
+	// The same consumer feeds every follower of the log (feed.go).
 	tail     *tail
+	feed     *feed
 	fromTail atomic.Uint64
 	readBack atomic.Uint64
 	stopTail context.CancelFunc
@@ -230,6 +232,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 		s.tail = newTail()
+		s.feed = newFeed(last + 1)
 		tctx, stop := context.WithCancel(context.Background())
 		s.stopTail, s.tailDone = stop, make(chan struct{})
 		go func() {

@@ -98,6 +98,7 @@ func (s *Store) runTail(ctx context.Context, from uint64) {
 				failed = false
 			}
 			s.tail.add(r.Sequence, r.Header.Get(jetstream.MsgIDHeader), r.Time.UTC())
+			s.feed.deliver(r)
 			from = r.Sequence + 1
 			return nil
 		})
