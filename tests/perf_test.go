@@ -35,6 +35,8 @@ import (
 //
 //	go test ./tests -run '^$' -bench Perf -benchtime 1x -timeout 60m
 //	PLANLEDGER_PERF_EVENTS=1000000 (the large-log phase; default 1,000,000)
+//	PLANLEDGER_PERF_GROUP_COMMIT=N (group commit's threshold: 0 adapts, the
+//	default; a negative number turns it off)
 
 const deliveryData = `{"service_kind":"experts","partner_kind":"village","partner_name":"滑县留固镇东孔庄村","volunteers":6,"hours":24.5,"beneficiaries":180,"delivered_on":"2021-05-25","problems_solved":3,"technologies_promoted":2,"talents_trained":15,"demonstrations":1}`
 
@@ -315,7 +317,8 @@ type perfServer struct {
 func newPerfServer(b *testing.B) *perfServer {
 	dir := b.TempDir()
 	tokens := writeTokens(b)
-	s, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir}, TokensFile: tokens, DataDir: dir})
+	gc, _ := strconv.Atoi(os.Getenv("PLANLEDGER_PERF_GROUP_COMMIT")) // 0: adaptive, <0: off, >0: fixed
+	s, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir, GroupCommit: gc}, TokensFile: tokens, DataDir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
