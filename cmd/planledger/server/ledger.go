@@ -101,7 +101,10 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 	}
 	for attempt := 1; ; attempt++ {
 		if err := l.loadAll(ctx, refs, entries); err != nil {
-			if domain.IsKind(err, domain.KindUnavailable) && again(err) {
+			if !domain.IsKind(err, domain.KindUnavailable) {
+				return eventstore.Result{}, err
+			}
+			if again(err) {
 				attempt--
 				continue
 			}
