@@ -188,3 +188,14 @@ func TestAllProblemsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	raw := []byte(`{"specversion":"1.0","id":"b-1","source":"/bench","type":"service_team.service_delivered","subject":"service_team/t0001","time":"2021-05-25T10:00:00+08:00","data":{"service_kind":"experts","partner_kind":"village","partner_name":"滑县留固镇东孔庄村","volunteers":6,"hours":24.5,"beneficiaries":180,"delivered_on":"2021-05-25","problems_solved":3,"technologies_promoted":2,"talents_trained":15,"demonstrations":1}}`)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, probs := domain.DecodeEvent(raw, now); len(probs) > 0 {
+			b.Fatal(probs)
+		}
+	}
+}

@@ -34,6 +34,10 @@ func readObject(raw json.RawMessage, ptr string, probs *[]Problem) *fields {
 		*probs = append(*probs, Problem{Pointer: ptr, Detail: "must be a JSON object"})
 		return f
 	}
+	if m, ok := splitObject(trimmed); ok {
+		f.m = m
+		return f
+	}
 	if err := json.Unmarshal(trimmed, &f.m); err != nil {
 		*probs = append(*probs, Problem{Pointer: ptr, Detail: "is not a valid JSON object: " + err.Error()})
 	}
@@ -104,10 +108,12 @@ func (f *fields) text(name string, required bool, maxLen int) string {
 	if !ok {
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		f.problem(name, "must be a string, not %s", jsonKind(v))
-		return ""
+	s, ok := plainText(v)
+	if !ok {
+		if err := json.Unmarshal(v, &s); err != nil {
+			f.problem(name, "must be a string, not %s", jsonKind(v))
+			return ""
+		}
 	}
 	if required && strings.TrimSpace(s) == "" {
 		f.problem(name, "must not be empty")
