@@ -176,7 +176,7 @@ var (
 	descForeignLast      = prometheus.NewDesc("planledger_foreign_record_last_sequence", "Sequence of the latest foreign record in the log, 0 if there is none.", nil, nil)
 	descTreeSize         = prometheus.NewDesc("planledger_tree_size", "Leaves of the log's Merkle tree this instance has computed (one per record).", nil, nil)
 	descCheckpointSize   = prometheus.NewDesc("planledger_checkpoint_size", "Tree size of the latest signed checkpoint.", nil, nil)
-	descCheckpointAge    = prometheus.NewDesc("planledger_checkpoint_age_seconds", "Time since the latest checkpoint was signed (by any instance).", nil, nil)
+	descCheckpointAge    = prometheus.NewDesc("planledger_checkpoint_age_seconds", "Time since the latest checkpoint was signed (by any instance); 0 until the first is.", nil, nil)
 	descTreeConflicts    = prometheus.NewDesc("planledger_tree_conflicts_total", "Checkpoints or tiles stored with other hashes than this instance's tree: instances disagree about the log, or its tree's streams were written behind the ledger's back.", nil, nil)
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
@@ -187,10 +187,13 @@ func (c *viewsCollector) collectTree(gauge func(*prometheus.Desc, float64, ...st
 	}
 	gauge(descTreeSize, float64(c.tree.Size()))
 	counter(descTreeConflicts, c.tree.Conflicts.Load())
-	if cp, _, at, ok := c.tree.Latest(); ok {
-		gauge(descCheckpointSize, float64(cp.Size))
-		gauge(descCheckpointAge, time.Since(at).Seconds())
+	cp, _, at, ok := c.tree.Latest()
+	age := 0.0 // until the first checkpoint is signed
+	if ok {
+		age = time.Since(at).Seconds()
 	}
+	gauge(descCheckpointSize, float64(cp.Size))
+	gauge(descCheckpointAge, age)
 }
 
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
