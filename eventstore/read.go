@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -124,6 +125,9 @@ func (f Filter) subject() string {
 // marked (a copy of a stored record is not recognised here: see Versions).
 func (s *Store) Read(ctx context.Context, after uint64, limit int, f Filter) ([]domain.Record, error) {
 	var out []domain.Record
+	if after == math.MaxUint64 {
+		return nil, nil // nothing follows; after+1 would wrap to the start
+	}
 	err := s.scan(ctx, after+1, f.subject(), limit, func(rec domain.Record) error {
 		out = append(out, rec)
 		return nil

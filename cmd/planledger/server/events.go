@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,6 +30,10 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		badRequest(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
+	if p := charsetProblem(r.Header.Get("Content-Type")); p != "" {
+		badRequest(w, http.StatusUnsupportedMediaType, p)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -42,6 +47,10 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 	if len(bytes.TrimSpace(body)) > 0 || mode != modeBinary {
 		if !json.Valid(body) {
 			badRequest(w, http.StatusBadRequest, "the body is not JSON")
+			return
+		}
+		if p := textProblem(body); p != "" {
+			badRequest(w, http.StatusBadRequest, p)
 			return
 		}
 		if d := jsonDepth(body); d > maxJSONDepth {
@@ -218,6 +227,17 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 		filter.Ref = &ref
 	}
 	match := func(rec *domain.Record) bool { return typ == "" || domain.EventType(rec.Type) == typ }
+	if after == math.MaxUint64 {
+		// Nothing can follow the last sequence there is (and after+1
+		// would wrap to the start of the log).
+		if accepts(r, mediaNDJSON) {
+			w.Header().Set("Content-Type", mediaNDJSON)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		writeJSON(w, http.StatusOK, eventsPage{Events: []domain.Record{}, NextAfter: after})
+		return
+	}
 
 	if accepts(r, mediaNDJSON) {
 		s.streamEvents(w, r, after, q.Has("limit"), int(limit), filter, match)

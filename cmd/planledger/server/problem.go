@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"planledger/domain"
 )
@@ -33,6 +34,9 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindForbidden:   http.StatusForbidden,
 	domain.KindUnavailable: http.StatusServiceUnavailable,
 }
+
+// maxProblems bounds the errors listed in one problem reply.
+const maxProblems = 100
 
 // retryAfterSeconds is what a 503 asks a client to wait.
 const retryAfterSeconds = "2"
@@ -71,6 +75,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if de.Kind == domain.KindInvalid && len(de.Problems) > 0 && de.Message == "" {
 		p.Detail = fmt.Sprintf("%d problem(s) with the request; see errors", len(de.Problems))
+	}
+	if len(p.Errors) > maxProblems {
+		// A large invalid batch must not make a reply several times its
+		// size: the first problems show what is wrong.
+		p.Detail = fmt.Sprintf("%s (%d problems; the first %d are listed)", strings.TrimSuffix(p.Detail, "; see errors"), len(p.Errors), maxProblems)
+		p.Errors = p.Errors[:maxProblems]
 	}
 	if c := de.Conflict; c != nil {
 		p.Aggregate = c.Aggregate.String()
