@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -135,7 +136,10 @@ func (s *snapshots) write(cp checkpointFile, seq uint64, recorded time.Time) err
 		return err
 	}
 	s.mu.Lock()
-	s.list = append(s.list, snapMeta{seq: seq, recorded: recorded, path: path})
+	// Snapshots are written in the background and may finish out of
+	// order; the list stays sorted, for before to find the latest first.
+	i, _ := slices.BinarySearchFunc(s.list, seq, func(m snapMeta, seq uint64) int { return cmp.Compare(m.seq, seq) })
+	s.list = slices.Insert(s.list, i, snapMeta{seq: seq, recorded: recorded, path: path})
 	s.mu.Unlock()
 	return nil
 }
