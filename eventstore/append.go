@@ -83,6 +83,9 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 	if s.codec.key == nil {
 		return Result{}, domain.Errorf(domain.KindInternal, "the store has no log key: it cannot prove what it would append")
 	}
+	if err := s.checkWritable(); err != nil {
+		return Result{}, err
+	}
 	aggs, unlock, err := s.lockAggregates(ctx, refs)
 	if err != nil {
 		return Result{}, err
@@ -325,6 +328,7 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		return Result{}, true, errors.New("JetStream answered duplicate")
 	}
 
+	s.noteAcked(lastSeq)
 	first := lastSeq - uint64(len(msgs)) + 1
 	if recorded == nil {
 		recorded, err = s.recordedTimes(ctx, first, msgs)

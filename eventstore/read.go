@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -240,12 +241,41 @@ func (s *Store) dropConsumer(cons jetstream.Consumer) {
 	_ = s.js.DeleteConsumer(ctx, s.name, cons.CachedInfo().Name)
 }
 
+// MissingError is a read that the stream's own state says should reach
+// sequence To, whose records end, or skip, before it: acknowledged
+// records the storage lost. A read never waits for them.
+type MissingError struct {
+	// From and To are the missing sequences, inclusive.
+	From, To uint64
+	// AtEnd says they are the log's tail (nothing follows them).
+	AtEnd bool
+}
+
+func (e *MissingError) Error() string {
+	where := "a hole in the log"
+	if e.AtEnd {
+		where = "the end of the log"
+	}
+	return fmt.Sprintf("sequences %s are missing (%s): the stream counts them, but holds no records there", seqRange(e.From, e.To), where)
+}
+
+func seqRange(from, to uint64) string {
+	if from == to {
+		return strconv.FormatUint(from, 10)
+	}
+	return fmt.Sprintf("%d-%d", from, to)
+}
+
 // consume runs an ordered consumer from sequence from; until 0 means
-// forever.
+// forever. A read up to until ends with a *MissingError as soon as the
+// consumer has nothing more to deliver before it.
 func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) error) error {
 	cons, err := s.orderedConsumer(ctx, from)
 	if err != nil {
 		return s.readErr(fmt.Errorf("create consumer: %w", err))
+	}
+	if until != 0 && cons.CachedInfo().NumPending == 0 {
+		return &MissingError{From: from, To: until, AtEnd: true}
 	}
 	// A pull request can go unanswered when the consumer has only just
 	// been created on another server of a cluster (the pull subject's
@@ -291,6 +321,9 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 		}
 		if until != 0 && raw.Sequence >= until {
 			return nil
+		}
+		if until != 0 && meta.NumPending == 0 {
+			return &MissingError{From: raw.Sequence + 1, To: until, AtEnd: true}
 		}
 	}
 }

@@ -86,6 +86,13 @@ type Config struct {
 	// holes, so that verify can report what is wrong instead of refusing.
 	// Nothing else should set it.
 	Audit bool
+	// WatchInterval is how often the stream's state is checked for holes
+	// and the acknowledged mark stored; DefaultWatchInterval if zero.
+	WatchInterval time.Duration
+	// ScrubDelay and ScrubInterval time the reads of the whole log that
+	// find records which no longer read; DefaultScrubDelay and
+	// DefaultScrubInterval if zero, no scrub if ScrubInterval is negative.
+	ScrubDelay, ScrubInterval time.Duration
 	// Key is the ledger's log key: appends carry its proof, and a record
 	// without it is foreign. Without a key the store reads without
 	// checking proofs and cannot append.
@@ -143,6 +150,19 @@ type Store struct {
 	readBack atomic.Uint64
 	stopTail context.CancelFunc
 	tailDone chan struct{}
+
+	// created is the stream's creation time: its identity beside its name.
+	created time.Time
+	// acked is the highest sequence known acknowledged; the watch stores
+	// it in the mark bucket (markStored is what it stored last).
+	acked       atomic.Uint64
+	markStored  uint64
+	markFailing atomic.Bool
+	kv          jetstream.KeyValue
+	damageMu    sync.Mutex
+	damage      []Damage
+	stopWatch   context.CancelFunc
+	watchDone   sync.WaitGroup
 }
 
 // Open connects to (or starts) the JetStream server and makes sure the
@@ -159,6 +179,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.CachedAggregates == 0 {
 		cfg.CachedAggregates = DefaultCachedAggregates
+	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = DefaultWatchInterval
+	}
+	if cfg.ScrubDelay == 0 {
+		cfg.ScrubDelay = DefaultScrubDelay
+	}
+	if cfg.ScrubInterval == 0 {
+		cfg.ScrubInterval = DefaultScrubInterval
 	}
 	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
 		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
@@ -240,6 +269,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			s.runTail(tctx, last+1)
 		}()
 	}
+	if !cfg.Audit {
+		if err := s.CheckAcknowledged(ctx); err != nil {
+			return nil, err
+		}
+		s.startWatch()
+	}
 	if cfg.GroupCommit >= 0 {
 		s.fixedThreshold = cfg.GroupCommit
 		s.costs.init()
@@ -310,6 +345,11 @@ func displayURL(u string) string {
 // Close closes the connection and stops the embedded server, if any. The
 // caller stops appending first.
 func (s *Store) Close() {
+	if s.stopWatch != nil {
+		s.stopWatch()
+		s.watchDone.Wait()
+		s.stopWatch = nil
+	}
 	if s.stopTail != nil {
 		s.stopTail()
 		<-s.tailDone
@@ -430,6 +470,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 			s.name, strings.Join(problems, "\n  - "))
 	}
 	s.stream = stream
+	s.created = stream.CachedInfo().Created
 	s.replicated = stream.CachedInfo().Config.Replicas > 1
 	ictx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()

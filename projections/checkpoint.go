@@ -21,11 +21,14 @@ type checkpointFile struct {
 	// Stream and StreamCreated identify the log; LastID and LastSubject
 	// the record at Views.Sequence, so that a checkpoint of another log of
 	// the same length is recognised.
-	Stream        string          `json:"stream"`
-	StreamCreated time.Time       `json:"stream_created"`
-	LastID        string          `json:"last_id"`
-	LastSubject   string          `json:"last_subject"`
-	Views         json.RawMessage `json:"views"`
+	Stream        string    `json:"stream"`
+	StreamCreated time.Time `json:"stream_created"`
+	LastID        string    `json:"last_id"`
+	LastSubject   string    `json:"last_subject"`
+	// Sequence is Views.Sequence, ahead of the views so that the mark
+	// can be read without decoding them (CheckpointCarrier).
+	Sequence uint64          `json:"sequence"`
+	Views    json.RawMessage `json:"views"`
 }
 
 // checkpointFormat 2 added the aggregates' versions and foreign records.
@@ -176,7 +179,7 @@ func (r *Runner) SaveCheckpoint() error {
 	if err != nil {
 		return err
 	}
-	cp := checkpointFile{Format: checkpointFormat, Stream: info.Config.Name, StreamCreated: info.Created, Views: json.RawMessage(viewsJSON)}
+	cp := checkpointFile{Format: checkpointFormat, Stream: info.Config.Name, StreamCreated: info.Created, Sequence: seq, Views: json.RawMessage(viewsJSON)}
 	if seq > 0 {
 		rec, err := r.store.Get(ctx, seq)
 		if err != nil {

@@ -152,6 +152,11 @@ func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
 	err := r.views.Apply(ctx, rec)
 	if err != nil {
 		r.mu.Unlock()
+		var hole *eventstore.MissingError
+		if errors.As(err, &hole) {
+			// The views cannot move past a hole; the writes stop.
+			r.store.ReportDamage(eventstore.Damage{From: hole.From, To: hole.To, Found: "read", Detail: "the views met the hole following the log"})
+		}
 		return err
 	}
 	if rec.Foreign != nil && r.OnForeign != nil {

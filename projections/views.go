@@ -69,6 +69,9 @@ func retractedKey(subject, id string) string { return subject + " " + id }
 // (or a copy of one of the ledger's, which Apply marks foreign) is passed
 // over and noted: the views move past it and count nothing of it.
 func (v *Views) Apply(ctx context.Context, rec *domain.Record) error {
+	if rec.Sequence > v.Sequence+1 {
+		return &eventstore.MissingError{From: v.Sequence + 1, To: rec.Sequence - 1}
+	}
 	if rec.Sequence != v.Sequence+1 {
 		return fmt.Errorf("views at sequence %d cannot apply sequence %d: records must come in order, without gaps", v.Sequence, rec.Sequence)
 	}

@@ -79,48 +79,58 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[string]ack{} // id -> where it was acknowledged
 	for round := 0; round < 3; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "PLANLEDGER_TEST_CHILD=appender", "PLANLEDGER_TEST_DIR="+dir, "PLANLEDGER_TEST_ROUND="+strconv.Itoa(round))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// A child that stops acknowledging must not hang the test: kill it
-		// after a minute, and the count below says what happened.
-		watchdog := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
-		sc := bufio.NewScanner(out)
-		n := 0
-		for sc.Scan() && n < 400 {
-			f := strings.Fields(sc.Text())
-			if len(f) != 4 || f[0] != "ACK" {
-				continue
-			}
-			seq, _ := strconv.ParseUint(f[1], 10, 64)
-			acked[f[3]] = ack{seq, f[2]}
-			n++
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		// Acks printed before the kill landed may still be in the pipe.
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) == 4 && f[0] == "ACK" {
-				seq, _ := strconv.ParseUint(f[1], 10, 64)
-				acked[f[3]] = ack{seq, f[2]}
-			}
-		}
-		_ = cmd.Wait()
-		watchdog.Stop()
-		if n < 400 {
+		if n := killAppender(t, dir, round, 400, 0, acked); n < 400 {
 			t.Fatalf("round %d: child stopped after %d acks", round, n)
 		}
 		verifyAfterCrash(t, dir, acked)
 	}
+}
+
+// killAppender runs the appender child on dir until it has printed at
+// least n acks and run for at least d, then kills it with SIGKILL. It
+// adds every acknowledged event to acked and returns how many acks it
+// read before the kill.
+func killAppender(t *testing.T, dir string, round, n int, d time.Duration, acked map[string]ack) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PLANLEDGER_TEST_CHILD=appender", "PLANLEDGER_TEST_DIR="+dir, "PLANLEDGER_TEST_ROUND="+strconv.Itoa(round))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A child that stops acknowledging must not hang the test: kill it
+	// after a minute, and the count says what happened.
+	watchdog := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	defer watchdog.Stop()
+	record := func(line string) bool {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "ACK" {
+			return false
+		}
+		seq, _ := strconv.ParseUint(f[1], 10, 64)
+		acked[f[3]] = ack{seq, f[2]}
+		return true
+	}
+	sc := bufio.NewScanner(out)
+	start, got := time.Now(), 0
+	for (got < n || time.Since(start) < d) && sc.Scan() {
+		if record(sc.Text()) {
+			got++
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Acks printed before the kill landed may still be in the pipe.
+	for sc.Scan() {
+		record(sc.Text())
+	}
+	_ = cmd.Wait()
+	return got
 }
 
 func verifyAfterCrash(t *testing.T, dir string, acked map[string]ack) {

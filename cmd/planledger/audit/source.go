@@ -21,25 +21,40 @@ import (
 	"planledger/projections"
 )
 
-// StoreInfo describes a store's stream for Verify.
-func StoreInfo(ctx context.Context, s *eventstore.Store) (LogInfo, error) {
+// StoreInfo describes a store's stream for Verify, with the acknowledged
+// marks of the store's own carrier and the ones given.
+func StoreInfo(ctx context.Context, s *eventstore.Store, carriers ...eventstore.Carrier) (LogInfo, error) {
 	info, err := s.StreamInfo(ctx)
 	if err != nil {
 		return LogInfo{}, err
 	}
-	return LogInfo{
+	li := LogInfo{
 		Stream:         info.Config.Name,
 		ConfigProblems: eventstore.CheckStreamConfig(info.Config, 0),
 		FirstSequence:  info.State.FirstSeq,
 		LastSequence:   info.State.LastSeq,
 		Messages:       info.State.Msgs,
-	}, nil
+	}
+	// A carrier that cannot be read (a read-only user may not see the
+	// mark bucket) vouches for nothing; the others still count.
+	marks, _ := s.Marks(ctx, carriers...)
+	for _, m := range marks {
+		if m.Sequence > li.Acknowledged {
+			li.Acknowledged = m.Sequence
+		}
+	}
+	for _, m := range marks {
+		if m.Sequence == li.Acknowledged && m.Sequence > 0 {
+			li.AcknowledgedBy = append(li.AcknowledgedBy, m.Carrier)
+		}
+	}
+	return li, nil
 }
 
 // LocalInput reads a log straight from its store; checkpoint, if the file
 // exists, is the reference for the views.
 func LocalInput(ctx context.Context, s *eventstore.Store, checkpoint string, clock time.Time) (Input, error) {
-	info, err := StoreInfo(ctx, s)
+	info, err := StoreInfo(ctx, s, projections.CheckpointCarrier(checkpoint, s))
 	if err != nil {
 		return Input{}, err
 	}

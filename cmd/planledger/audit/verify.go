@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,12 @@ const (
 	CheckTree = "tree"
 	// CheckConsistency: the log is not an extension of one verified before.
 	CheckConsistency = "consistency"
+	// CheckLost: the log ends before a sequence the stream itself, or a
+	// carrier of the acknowledged mark, says it held.
+	CheckLost = "lost"
+	// CheckKnockOn summarises the findings on an aggregate that follow
+	// from records lost in a hole.
+	CheckKnockOn = "knock_on"
 )
 
 // Finding is one thing wrong with the log.
@@ -76,6 +83,10 @@ type LogInfo struct {
 	FirstSequence  uint64   `json:"first_sequence"`
 	LastSequence   uint64   `json:"last_sequence"`
 	Messages       uint64   `json:"messages"`
+	// Acknowledged is the highest sequence a carrier of the acknowledged
+	// mark names (AcknowledgedBy says which): the log must reach it.
+	Acknowledged   uint64   `json:"acknowledged,omitempty"`
+	AcknowledgedBy []string `json:"acknowledged_by,omitempty"`
 }
 
 // Reference is a saved or live state of the views to hold against a
@@ -183,7 +194,7 @@ const maxFindingsPerCheck = 1000
 // by domain/ given the history before it, and the reference views equal to
 // a replay from scratch.
 func Verify(ctx context.Context, in Input) (*Report, error) {
-	v := &verifier{ctx: ctx, in: in, report: &Report{Findings: []Finding{}, Proofs: in.Proofs}, aggs: map[domain.Ref]*domain.Aggregate{},
+	v := &verifier{ctx: ctx, in: in, report: &Report{Findings: []Finding{}, Proofs: in.Proofs}, aggs: map[domain.Ref]*domain.Aggregate{}, damaged: map[domain.Ref]int{},
 		views: projections.NewViews(in.History), perCheck: map[string]int{}, versions: eventstore.Versions{}}
 	if v.in.Clock.IsZero() {
 		v.in.Clock = time.Now()
@@ -191,18 +202,22 @@ func Verify(ctx context.Context, in Input) (*Report, error) {
 	for _, p := range in.Info.ConfigProblems {
 		v.find(Finding{Check: CheckStream, Detail: fmt.Sprintf("stream %s: %s", in.Info.Stream, p)})
 	}
-	if in.Info.LastSequence > 0 && (in.Info.FirstSequence != 1 || in.Info.Messages != in.Info.LastSequence) {
-		v.find(Finding{Check: CheckGap, Detail: fmt.Sprintf("the stream ends at sequence %d but holds %d messages from sequence %d: %d are missing",
-			in.Info.LastSequence, in.Info.Messages, in.Info.FirstSequence, in.Info.LastSequence-in.Info.Messages)})
-	}
 	if err := v.openTree(); err != nil {
 		return nil, err
 	}
-	if err := in.Each(ctx, v.record); err != nil {
+	var missing *eventstore.MissingError
+	if err := in.Each(ctx, v.record); err != nil && !errors.As(err, &missing) {
 		return nil, err
 	}
 	v.closeTree(ctx)
-	if ref := in.Reference; ref != nil && !v.compared {
+	v.lostTail()
+	// The state's count, if the read did not already name what is missing.
+	if in.Info.LastSequence > 0 && (in.Info.FirstSequence != 1 || in.Info.Messages != in.Info.LastSequence) && v.perCheck[CheckGap]+v.perCheck[CheckLost] == 0 {
+		v.find(Finding{Check: CheckGap, Detail: fmt.Sprintf("the stream ends at sequence %d but holds %d messages from sequence %d: %d are missing",
+			in.Info.LastSequence, in.Info.Messages, in.Info.FirstSequence, in.Info.LastSequence-in.Info.Messages)})
+	}
+	v.knockOns()
+	if ref := in.Reference; ref != nil && !v.compared && v.perCheck[CheckLost] == 0 {
 		if ref.Sequence > v.report.LastSequence {
 			v.find(Finding{Check: CheckViews, Detail: fmt.Sprintf("%s reflects sequence %d, beyond the end of the log at %d", ref.What, ref.Sequence, v.report.LastSequence)})
 		} else if ref.Sequence == 0 {
@@ -217,10 +232,15 @@ func Verify(ctx context.Context, in Input) (*Report, error) {
 }
 
 type verifier struct {
-	ctx      context.Context
-	in       Input
-	report   *Report
-	aggs     map[domain.Ref]*domain.Aggregate
+	ctx    context.Context
+	in     Input
+	report *Report
+	aggs   map[domain.Ref]*domain.Aggregate
+	// holes are the sequences missing before the current record; damaged
+	// counts, per aggregate that lost records in them, the findings left
+	// out as knock-on effects.
+	holes    []string
+	damaged  map[domain.Ref]int
 	views    *projections.Views
 	perCheck map[string]int
 	prevSeq  uint64
@@ -246,7 +266,12 @@ func (v *verifier) record(seq uint64, rec domain.Record, line []byte, decodeErr 
 	r.Records++
 	v.leaf(line)
 	if seq != v.prevSeq+1 {
-		v.find(Finding{Check: CheckGap, Sequence: seq, Detail: fmt.Sprintf("sequences %d-%d are missing before it", v.prevSeq+1, seq-1)})
+		hole := fmt.Sprintf("%d-%d", v.prevSeq+1, seq-1)
+		if seq == v.prevSeq+2 {
+			hole = fmt.Sprint(v.prevSeq + 1)
+		}
+		v.holes = append(v.holes, hole)
+		v.find(Finding{Check: CheckGap, Sequence: seq, Detail: fmt.Sprintf("sequences %s are missing before it: the stream counts them but holds no records there (the storage lost them)", hole)})
 	}
 	v.prevSeq, r.LastSequence = seq, seq
 	if decodeErr != nil {
@@ -272,22 +297,27 @@ func (v *verifier) record(seq uint64, rec domain.Record, line []byte, decodeErr 
 		agg = domain.NewAggregate(ref)
 		v.aggs[ref] = agg
 	}
-	if agg.Has(rec.ID) {
-		v.find(Finding{Check: CheckDuplicateID, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("event id %q is stored on this aggregate already", rec.ID)})
+	if _, ok := v.damaged[ref]; ok {
+		v.damaged[ref]++ // its history lacks what was lost: every check on it would fail
+	} else if len(v.holes) > 0 && rec.Version > agg.Version()+1 {
+		v.damaged[ref] = 0
+		v.find(Finding{Check: CheckVersion, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("version %d after version %d: its versions %d-%d were lost in the missing sequences (%s)",
+			rec.Version, agg.Version(), agg.Version()+1, rec.Version-1, strings.Join(v.holes, ", "))})
+	} else {
+		if agg.Has(rec.ID) {
+			v.find(Finding{Check: CheckDuplicateID, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("event id %q is stored on this aggregate already", rec.ID)})
+		}
+		if rec.Version != agg.Version()+1 {
+			v.find(Finding{Check: CheckVersion, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("version %d after version %d", rec.Version, agg.Version())})
+		}
+		v.checkRules(&rec, ref, agg)
 	}
-	if rec.Version != agg.Version()+1 {
-		v.find(Finding{Check: CheckVersion, Sequence: seq, Aggregate: rec.Subject, Detail: fmt.Sprintf("version %d after version %d", rec.Version, agg.Version())})
-	}
-	v.checkRules(&rec, ref, agg)
 	applied := rec
 	applied.Version = agg.Version() + 1
 	if err := agg.Apply(&applied); err != nil {
 		v.find(Finding{Check: CheckDecode, Sequence: seq, Aggregate: rec.Subject, Detail: err.Error()})
 	}
-	if err := v.views.Apply(ctx, &rec); err != nil {
-		v.find(Finding{Check: CheckViews, Sequence: seq, Aggregate: rec.Subject, Detail: "the views cannot apply it: " + err.Error()})
-		v.viewsBad = true
-	}
+	v.applyViews(&rec)
 	if v.in.Progress != nil && r.Records%100_000 == 0 {
 		fmt.Fprintf(v.in.Progress, "verify: %d records read, at sequence %d\n", r.Records, seq)
 	}
@@ -307,7 +337,13 @@ func (v *verifier) foreign(rec *domain.Record) bool {
 		v.unproven = true
 		v.find(Finding{Check: CheckProof, Sequence: rec.Sequence, Detail: "records carry proofs, but verify has no log key to check them: records the ledger did not write cannot be told from its own (give --log-key FILE, the ledger's log.key)"})
 	}
-	if rec.Foreign == nil && v.in.Proofs != "" {
+	switch {
+	case rec.Foreign != nil || v.in.Proofs == "":
+	case len(v.holes) > 0 && rec.Version > v.versions[rec.Subject]+1:
+		// Not a copy: the ledger's own record, whose predecessors were
+		// lost in a hole (record checks it as such).
+		v.versions[rec.Subject] = rec.Version
+	default:
 		v.versions.Next(rec)
 	}
 	f := rec.Foreign
@@ -320,14 +356,62 @@ func (v *verifier) foreign(rec *domain.Record) bool {
 		detail += ": " + f.Detail
 	}
 	v.find(Finding{Check: CheckForeign, Sequence: rec.Sequence, Aggregate: f.Subject, Detail: detail + "; it stays in the log, marked, and counts nowhere"})
-	if err := v.views.Apply(v.ctx, rec); err != nil {
-		v.find(Finding{Check: CheckViews, Sequence: rec.Sequence, Detail: "the views cannot pass it: " + err.Error()})
-		v.viewsBad = true
-	}
+	v.applyViews(rec)
 	if ref := v.in.Reference; ref != nil && ref.Sequence == rec.Sequence {
 		v.compare(v.ctx)
 	}
 	return true
+}
+
+// applyViews folds a record into the replayed views. After a hole the
+// views go on from the record (a replay of what is left), and are not
+// compared: they lack what was lost.
+func (v *verifier) applyViews(rec *domain.Record) {
+	if len(v.holes) > 0 {
+		v.viewsBad = true
+		v.views.Sequence = rec.Sequence - 1
+	}
+	if err := v.views.Apply(v.ctx, rec); err != nil {
+		v.find(Finding{Check: CheckViews, Sequence: rec.Sequence, Aggregate: rec.Subject, Detail: "the views cannot apply it: " + err.Error()})
+		v.viewsBad = true
+	}
+}
+
+// lostTail reports a log whose records end before the stream's last
+// sequence, or before the acknowledged mark: one finding for the range.
+func (v *verifier) lostTail() {
+	read, info := v.report.LastSequence, v.in.Info
+	end := max(info.LastSequence, info.Acknowledged)
+	if end <= read {
+		return
+	}
+	var said []string
+	if info.LastSequence > read {
+		said = append(said, fmt.Sprintf("the stream's state says it ends at %d", info.LastSequence))
+	}
+	if info.Acknowledged > read {
+		said = append(said, fmt.Sprintf("%s names %d as acknowledged", strings.Join(info.AcknowledgedBy, " and "), info.Acknowledged))
+	}
+	v.find(Finding{Check: CheckLost, Sequence: read + 1, Detail: fmt.Sprintf("sequences %d-%d are lost: the last record is %d but %s; a ledger refuses to start on this log (restore a backup, or import an export into an empty folder)",
+		read+1, end, read, strings.Join(said, ", and "))})
+	v.viewsBad = true
+}
+
+// knockOns sums up, per aggregate that lost records, the findings left out.
+func (v *verifier) knockOns() {
+	refs := make([]domain.Ref, 0, len(v.damaged))
+	for ref := range v.damaged {
+		refs = append(refs, ref)
+	}
+	slices.SortFunc(refs, func(a, b domain.Ref) int { return strings.Compare(a.String(), b.String()) })
+	for _, ref := range refs {
+		if n := v.damaged[ref]; n > 0 {
+			v.find(Finding{Check: CheckKnockOn, Aggregate: ref.String(), Detail: fmt.Sprintf("%d later records of this aggregate are not checked: its history lacks the records lost in sequences %s, so every check on them would fail for that alone", n, strings.Join(v.holes, ", "))})
+		}
+	}
+	if len(v.holes) > 0 && v.in.Reference != nil {
+		v.report.ViewsCompared = v.in.Reference.What + " not compared: a replay of a log with holes lacks what was lost"
+	}
 }
 
 // checkRules asks domain/ whether the event was acceptable when it was

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"planledger/cmd/planledger/audit"
 	"planledger/domain"
+	"planledger/projections"
 )
 
 // maxImportBody bounds one POST /v1/import: about two million records.
@@ -16,7 +18,7 @@ const maxImportBody = 1 << 30
 
 // handleLog describes the stream, for verify --server.
 func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	info, err := audit.StoreInfo(r.Context(), s.store)
+	info, err := audit.StoreInfo(r.Context(), s.store, projections.CheckpointCarrier(filepath.Join(s.cfg.DataDir, CheckpointFile), s.store))
 	if err != nil {
 		s.fail(w, r, err)
 		return

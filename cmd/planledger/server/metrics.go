@@ -178,6 +178,7 @@ var (
 	descCheckpointSize   = prometheus.NewDesc("planledger_checkpoint_size", "Tree size of the latest signed checkpoint.", nil, nil)
 	descCheckpointAge    = prometheus.NewDesc("planledger_checkpoint_age_seconds", "Time since the latest checkpoint was signed (by any instance); 0 until the first is.", nil, nil)
 	descTreeConflicts    = prometheus.NewDesc("planledger_tree_conflicts_total", "Checkpoints or tiles stored with other hashes than this instance's tree: instances disagree about the log, or its tree's streams were written behind the ledger's back.", nil, nil)
+	descDamage           = prometheus.NewDesc("planledger_log_missing_records", "Acknowledged records the log is known to have lost (holes, a short tail): writes are stopped while it is above 0.", nil, nil)
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
 
@@ -199,7 +200,7 @@ func (c *viewsCollector) collectTree(gauge func(*prometheus.Desc, float64, ...st
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
-		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast, descTreeSize, descCheckpointSize, descCheckpointAge, descTreeConflicts} {
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast, descTreeSize, descCheckpointSize, descCheckpointAge, descTreeConflicts, descDamage} {
 		ch <- d
 	}
 }
@@ -282,6 +283,11 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRecordedTimes, fromTail, "tail")
 	counter(descRecordedTimes, readBack, "read_back")
 	counter(descGrouped, c.store.GroupedBatches())
+	var missing uint64
+	for _, d := range c.store.Damage() {
+		missing += d.To - d.From + 1
+	}
+	gauge(descDamage, float64(missing))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -147,6 +147,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if s.store, err = eventstore.Open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
+	// Never reuse an acknowledged sequence: a log shorter than what the
+	// views' checkpoint (or the store's own mark) saw is refused.
+	if err := s.store.CheckAcknowledged(ctx, projections.CheckpointCarrier(filepath.Join(cfg.DataDir, CheckpointFile), s.store)); err != nil {
+		return nil, err
+	}
 	if s.tokens, err = s.openTokens(); err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
@@ -646,6 +651,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	last, err := s.store.LastSequence(ctx)
 	if err != nil {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "the store is not reachable: " + err.Error()})
+		return
+	}
+	if d := s.store.Damage(); len(d) > 0 {
+		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "the log is damaged, writes are stopped: " + d[0].String()})
 		return
 	}
 	views := s.views.Sequence()

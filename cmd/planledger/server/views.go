@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"planledger/domain"
+	"planledger/eventstore"
 	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
@@ -126,6 +127,10 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		v, err = s.views.AsOf(r.Context(), t) // a snapshot plus a short replay
 	} else {
 		v, err = projections.Replay(r.Context(), s.store, t, axis)
+	}
+	var hole *eventstore.MissingError
+	if errors.As(err, &hole) {
+		err = domain.Errorf(domain.KindUnavailable, "the log is damaged (%v): the view cannot be rebuilt until it is repaired", hole)
 	}
 	if err != nil {
 		s.fail(w, r, err)
