@@ -103,6 +103,10 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 	res.LastSequence = last
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
+	order, err := lastRecorded(ctx, s, last)
+	if err != nil {
+		return res, err
+	}
 	var batch []eventstore.Pending
 	var next uint64 // the sequence the next record must have; 0 before the first
 	// A copy of a record, republished behind the ledger's back, reads as
@@ -146,6 +150,11 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 				return res, err
 			}
 			res.Present++
+		case order.check(line, &rec, res.LastSequence) != nil:
+			if err := flush(); err != nil { // what came before it is in order: keep it
+				return res, err
+			}
+			return res, order.check(line, &rec, res.LastSequence)
 		case rec.Sequence != res.LastSequence+uint64(len(batch))+1:
 			return res, domain.Errorf(domain.KindConflict, "line %d: the file goes on at sequence %d but the log ends at %d; import the export from the start", line, rec.Sequence, res.LastSequence)
 		default:
@@ -162,6 +171,52 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 		return res, fmt.Errorf("read the export: %w", err)
 	}
 	return res, flush()
+}
+
+// recordedOrder keeps the recorded times an import appends in order along
+// the log and never in the future: what the ledger knew at a moment (the
+// recorded axis of "as of") must not change afterwards, so a record may
+// not be dated before one the log already holds, nor after now. An export
+// of any ledger passes into an empty log; on a live ledger, only records
+// recorded after its last one do.
+type recordedOrder struct {
+	prev    time.Time
+	prevSeq uint64
+	now     time.Time
+}
+
+// lastRecorded starts the order from the log's last record.
+func lastRecorded(ctx context.Context, s *eventstore.Store, last uint64) (*recordedOrder, error) {
+	o := &recordedOrder{now: time.Now()}
+	if last == 0 {
+		return o, nil
+	}
+	rec, err := s.Get(ctx, last)
+	if err != nil {
+		return nil, err
+	}
+	o.prev, o.prevSeq = rec.RecordedTime, last
+	return o, nil
+}
+
+// check says what is wrong with appending rec next; a record that passes
+// becomes the one the next is held to. Foreign records count nowhere, and
+// keep the time they were stored with.
+func (o *recordedOrder) check(line int, rec *domain.Record, logEnd uint64) error {
+	if rec.Foreign != nil {
+		return nil
+	}
+	at := rec.RecordedTime.Format(time.RFC3339Nano)
+	switch {
+	case rec.RecordedTime.After(o.now):
+		return domain.Errorf(domain.KindInvalid, "line %d: the record at sequence %d (%s %q) is recorded at %s, in the future; nothing from it on was imported (the log ends at %d)",
+			line, rec.Sequence, rec.Subject, rec.ID, at, logEnd)
+	case rec.RecordedTime.Before(o.prev):
+		return domain.Errorf(domain.KindInvalid, "line %d: the record at sequence %d (%s %q) is recorded at %s, before sequence %d (%s): recorded times never go backwards along the log, or what the ledger knew at a moment would change afterwards; nothing from it on was imported (the log ends at %d)",
+			line, rec.Sequence, rec.Subject, rec.ID, at, o.prevSeq, o.prev.Format(time.RFC3339Nano), logEnd)
+	}
+	o.prev, o.prevSeq = rec.RecordedTime, rec.Sequence
+	return nil
 }
 
 // pending is what an exported record is appended as: the event with its
