@@ -23,9 +23,12 @@ const (
 	KindForbidden
 	// KindUnavailable is a dependency that is down: retry later, nothing changed.
 	KindUnavailable
+	// KindNoSpace is a store without the room to take the write: nothing
+	// changed; it succeeds once space is freed.
+	KindNoSpace
 )
 
-var kindNames = [...]string{"internal", "invalid", "not found", "conflict", "forbidden", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "not found", "conflict", "forbidden", "unavailable", "no space"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {

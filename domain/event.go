@@ -96,6 +96,21 @@ type Record struct {
 	// for a copy of a ledger record (ForeignReplayed), where they say
 	// what was copied.
 	Foreign *Foreign `json:"-"`
+	// Batch, if not nil, places the record in the all-or-nothing batch
+	// that stored it: a reader of the log holds a batch's records until
+	// its last one, and a batch the log holds only part of counts nowhere.
+	Batch *BatchMember `json:"-"`
+}
+
+// BatchMember is a record's place in the batch that stored it.
+type BatchMember struct {
+	// ID names the batch.
+	ID string
+	// Index is the record's place in it, from 1; Size the batch's length
+	// (0 when the log does not say).
+	Index, Size uint64
+	// Last is set on the record that completes the batch.
+	Last bool
 }
 
 // recordFields is a Record's JSON as encoding/json reads it, extensions

@@ -25,10 +25,15 @@ const (
 	// ForeignReplayed: a copy of a record its aggregate already holds
 	// (its version is not the aggregate's next).
 	ForeignReplayed ForeignReason = "replayed"
+	// ForeignTornBatch: the ledger's own record, stored as part of an
+	// all-or-nothing batch that the log holds only part of (the server's
+	// disk filled, or it crashed, while it stored the batch). The batch
+	// was never acknowledged, so none of it counts.
+	ForeignTornBatch ForeignReason = "torn_batch"
 )
 
 // ForeignReasons lists every reason, for metrics.
-var ForeignReasons = []ForeignReason{ForeignNoProof, ForeignBadProof, ForeignUndecodable, ForeignWrongSubject, ForeignReplayed}
+var ForeignReasons = []ForeignReason{ForeignNoProof, ForeignBadProof, ForeignUndecodable, ForeignWrongSubject, ForeignReplayed, ForeignTornBatch}
 
 // Foreign describes a message in the log that this ledger did not write,
 // or a copy of one it did: it is never folded into a view, never counted,

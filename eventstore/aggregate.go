@@ -23,6 +23,14 @@ type aggState struct {
 	lastSeq uint64 // stream sequence of the aggregate's last event, 0 if none
 	version uint64 // number of events
 	ids     idIndex
+	// openAt is the first record of the aggregate in a batch the log
+	// still ends inside (0 if none): not counted yet, read again next
+	// time; openEnd is where the log ended then, the condition of the
+	// next append (see batches.go).
+	openAt, openEnd uint64
+	// restarts is the embedded JetStream's restart count when the state
+	// was read: a restart may complete a batch that was open.
+	restarts uint64
 }
 
 func (a *aggState) applyStored(id string, seq, version uint64) {
@@ -76,16 +84,28 @@ const readBatch = 256
 // too: it is what JetStream holds appends to; the version and the ids
 // count only the aggregate's own records.
 func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error {
+	if n := s.jsRestarts.Load(); a.restarts != n {
+		a.current, a.restarts = false, n
+	}
 	if a.current {
 		return nil
 	}
 	subj := Subject(ref)
+	from := a.lastSeq + 1
+	if a.openAt != 0 {
+		from = a.openAt // what was open may be whole, or torn, by now
+	}
+	a.openAt, a.openEnd = 0, 0
 	for {
 		n := 0
 		versions := Versions{ref.String(): a.version}
-		err := s.scan(ctx, a.lastSeq+1, subj, readBatch, func(rec domain.Record) error {
+		err := s.scan(ctx, from, subj, readBatch, func(rec domain.Record) error {
 			n++
-			a.lastSeq = rec.Sequence
+			from = rec.Sequence + 1
+			a.lastSeq = max(a.lastSeq, rec.Sequence)
+			if err := s.settleBatch(ctx, &rec, a); err != nil {
+				return err
+			}
 			if versions.Next(&rec) {
 				a.applyStored(rec.ID, rec.Sequence, rec.Version)
 			}
@@ -99,6 +119,23 @@ func (s *Store) catchUp(ctx context.Context, ref domain.Ref, a *aggState) error 
 		}
 	}
 	a.current = true
+	return nil
+}
+
+// settleBatch marks rec foreign if the log holds its batch only in part:
+// torn for good, or open (then noted in a, if given: see aggState).
+func (s *Store) settleBatch(ctx context.Context, rec *domain.Record, a *aggState) error {
+	st, end, err := s.batchOf(ctx, rec)
+	if err != nil || st == batchWhole {
+		return err
+	}
+	if st == batchOpen && a != nil {
+		if a.openAt == 0 {
+			a.openAt = rec.Sequence
+		}
+		a.openEnd = max(a.openEnd, end)
+	}
+	MarkTorn(rec, rec.Batch.ID)
 	return nil
 }
 

@@ -125,6 +125,11 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 		if !retry {
 			return res, err
 		}
+		if attempt > 1 && isAPICode(err, codeBatchDuplicateID) {
+			// Read again, the ids are still not in the log, yet JetStream
+			// remembers them: from a batch the log holds only part of.
+			return Result{}, domain.Errorf(domain.KindUnavailable, "JetStream still remembers these event ids from a batch the log holds only part of (%v); nothing was appended: retry after %s with the same ids", err, s.cfg.DuplicateWindow)
+		}
 		// JetStream said the aggregates moved on, or that it has seen these
 		// message ids: read what is there now and decide again.
 		markStale(aggs)
@@ -314,13 +319,30 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		}
 		msgs[i] = m
 	}
+	if len(msgs) > 1 {
+		for i, m := range msgs {
+			if at[i] >= 0 { // a restored foreign record keeps its headers as they were
+				m.Header.Set(HeaderBatchSize, strconv.Itoa(len(msgs)))
+			}
+		}
+	}
+	// An import must land exactly after its sequence; an append to an
+	// aggregate with records in a batch the log still ends inside, only if
+	// the log still ends there (see batches.go).
+	exclusive := after != nil
 	if after != nil {
 		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*after, 10))
+	} else if end := openEnd(aggs); end != 0 {
+		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(end, 10))
+		exclusive = true
 	}
 
+	if err := s.checkSpace(msgs); err != nil {
+		return Result{}, false, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	lastSeq, recorded, dup, err := s.commit(pctx, msgs, after != nil)
+	lastSeq, recorded, dup, err := s.commit(pctx, msgs, exclusive)
 	if err != nil {
 		return s.publishFailed(err, aggs)
 	}
@@ -357,7 +379,20 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 	if foreign {
 		markStale(aggs) // their subjects' last sequences may be foreign records
 	}
+	for _, a := range aggs {
+		a.openAt, a.openEnd = 0, 0 // what was open is torn for good now that this follows it
+	}
 	return res, false, nil
+}
+
+// openEnd is where the log ended when an aggregate of the append was
+// last read with records in an open batch; 0 if none was.
+func openEnd(aggs []*aggState) uint64 {
+	var end uint64
+	for _, a := range aggs {
+		end = max(end, a.openEnd)
+	}
+	return end
 }
 
 // message is the message of an event: its record body, its message id,
@@ -446,6 +481,8 @@ func (s *Store) publishFailed(err error, aggs []*aggState) (Result, bool, error)
 	switch {
 	case isAPICode(err, codeWrongLastSequence, codeExpectationMismatch, codeBatchDuplicateID):
 		return Result{}, true, err
+	case isAPICode(err, codeInsufficientResources, codeStorageExceeded):
+		return Result{}, false, noSpaceErr(err)
 	case isUnavailable(err):
 		// The outcome is unknown: the events may or may not be stored.
 		markStale(aggs)

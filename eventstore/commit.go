@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -198,6 +199,7 @@ func (s *Store) commitGroup(group []*commitJob, size int) {
 			for k, v := range m.Header {
 				c.Header[k] = append([]string(nil), v...)
 			}
+			c.Header.Set(HeaderBatchSize, strconv.Itoa(size))
 			msgs = append(msgs, c)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ const OperatorPasswordFile = "nats-operator.password"
 // embedded is an in-process nats-server owning a data folder.
 type embedded struct {
 	srv      *server.Server
+	opts     *server.Options
 	lock     *os.File
 	password string
 	logs     *serverLog
@@ -128,7 +130,11 @@ func startEmbedded(cfg Config, log *slog.Logger) (*embedded, error) {
 			{Username: OperatorUser, Password: opPassword, Permissions: OperatorPermissions(cfg.stream())},
 		},
 		JetStreamMaxMemory: 64 << 20,
+		// No limit JetStream could reach before the disk itself: the
+		// store's reserve stops appends first (see diskspace.go).
+		JetStreamMaxStore: unlimitedStore,
 	}
+	e.opts = opts
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
@@ -217,6 +223,9 @@ type serverLog struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	errors []string
+	// outOfSpace is set when the server says a write found its disk full:
+	// its stream then refuses every write until JetStream starts again.
+	outOfSpace atomic.Bool
 }
 
 func (l *serverLog) problems() string {
@@ -229,6 +238,9 @@ func (l *serverLog) problems() string {
 }
 
 func (l *serverLog) recordError(msg string) {
+	if strings.Contains(msg, "no space left on device") {
+		l.outOfSpace.Store(true)
+	}
 	l.mu.Lock()
 	l.errors = append(l.errors, msg)
 	l.mu.Unlock()

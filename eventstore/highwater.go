@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"planledger/domain"
 )
 
 // The high-water mark. A storage that lies about its fsyncs, or a folder
@@ -49,8 +51,25 @@ type markValue struct {
 	Sequence      uint64    `json:"sequence"`
 }
 
-// kvCarrier reads the store's own mark.
+// kvCarrier reads the store's own mark. On a cluster the bucket may have
+// just been made by another instance and have no leader yet: a read that
+// gets no answer is tried again for a while.
 func (s *Store) kvCarrier(ctx context.Context) (Mark, bool, error) {
+	deadline := time.Now().Add(4 * s.cfg.Timeout)
+	for {
+		m, ok, err := s.readKVMark(ctx)
+		if err == nil || !domain.IsKind(err, domain.KindUnavailable) || time.Now().After(deadline) {
+			return m, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return m, ok, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) readKVMark(ctx context.Context) (Mark, bool, error) {
 	kv, err := s.markKV(ctx, false)
 	if kv == nil || err != nil {
 		return Mark{}, false, err

@@ -90,6 +90,9 @@ func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after, v
 		err := s.scan(ctx, from, Subject(ref), readBatch, func(rec domain.Record) error {
 			from = rec.Sequence + 1
 			n++
+			if err := s.settleBatch(ctx, &rec, nil); err != nil {
+				return err
+			}
 			if versions.Next(&rec) {
 				out = append(out, rec)
 			}
@@ -266,6 +269,24 @@ func seqRange(from, to uint64) string {
 	return fmt.Sprintf("%d-%d", from, to)
 }
 
+// confirmMissing is asked when a read's consumer has nothing more to
+// deliver before until: if the log does not hold until (asked of the
+// stream's leader), the records from from on are missing, and the read
+// ends with a *MissingError instead of waiting for them; if it does, the
+// consumer lags (a replica catching up) and the read goes on.
+func (s *Store) confirmMissing(ctx context.Context, from, until uint64) error {
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	_, err := s.getMsg(gctx, until, "")
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return &MissingError{From: from, To: until, AtEnd: true}
+	case err != nil:
+		return s.readErr(fmt.Errorf("read sequence %d: %w", until, err))
+	}
+	return nil
+}
+
 // consume runs an ordered consumer from sequence from; until 0 means
 // forever. A read up to until ends with a *MissingError as soon as the
 // consumer has nothing more to deliver before it.
@@ -275,7 +296,9 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 		return s.readErr(fmt.Errorf("create consumer: %w", err))
 	}
 	if until != 0 && cons.CachedInfo().NumPending == 0 {
-		return &MissingError{From: from, To: until, AtEnd: true}
+		if err := s.confirmMissing(ctx, from, until); err != nil {
+			return err
+		}
 	}
 	// A pull request can go unanswered when the consumer has only just
 	// been created on another server of a cluster (the pull subject's
@@ -323,7 +346,9 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 			return nil
 		}
 		if until != 0 && meta.NumPending == 0 {
-			return &MissingError{From: raw.Sequence + 1, To: until, AtEnd: true}
+			if err := s.confirmMissing(ctx, raw.Sequence+1, until); err != nil {
+				return err
+			}
 		}
 	}
 }

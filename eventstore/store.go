@@ -93,6 +93,9 @@ type Config struct {
 	// find records which no longer read; DefaultScrubDelay and
 	// DefaultScrubInterval if zero, no scrub if ScrubInterval is negative.
 	ScrubDelay, ScrubInterval time.Duration
+	// DiskReserve is the free space (bytes) under which an embedded store
+	// refuses appends; DefaultDiskReserve if zero, none if negative.
+	DiskReserve int64
 	// Key is the ledger's log key: appends carry its proof, and a record
 	// without it is foreign. Without a key the store reads without
 	// checking proofs and cannot append.
@@ -163,6 +166,12 @@ type Store struct {
 	damage      []Damage
 	stopWatch   context.CancelFunc
 	watchDone   sync.WaitGroup
+	// restartFailing and jsRestarts follow the embedded JetStream's
+	// restarts after a full disk.
+	restartFailing atomic.Bool
+	jsRestarts     atomic.Uint64
+	// batches remembers which batches the log holds whole or torn.
+	batches batchCache
 }
 
 // Open connects to (or starts) the JetStream server and makes sure the
@@ -188,6 +197,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.ScrubInterval == 0 {
 		cfg.ScrubInterval = DefaultScrubInterval
+	}
+	if cfg.DiskReserve == 0 {
+		cfg.DiskReserve = DefaultDiskReserve
 	}
 	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
 		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)

@@ -66,6 +66,7 @@ func (s *Store) runWatch(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		s.restartJetStream()
 		if err := s.flushMark(ctx); err != nil && ctx.Err() == nil {
 			s.warnOnce(&s.markFailing, "the acknowledged mark could not be stored; retrying", err)
 		} else if err == nil {
@@ -75,13 +76,16 @@ func (s *Store) runWatch(ctx context.Context) {
 			continue
 		}
 		lastLook = time.Now()
+		// What was acknowledged before the look, or a batch acknowledged
+		// while the server answers would seem to be missing.
+		acked := s.acked.Load()
 		ictx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		info, err := s.stream.Info(ictx, jetstream.WithDeletedDetails(true))
 		cancel()
 		if err != nil {
 			continue // the store is unavailable: appends say so
 		}
-		if d, bad := stateDamage(info.State, s.acked.Load()); bad {
+		if d, bad := stateDamage(info.State, acked); bad {
 			s.ReportDamage(d)
 		}
 	}

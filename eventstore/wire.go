@@ -71,6 +71,7 @@ func (c codec) decode(subj string, seq uint64, ts time.Time, hdr nats.Header, da
 	}
 	foreign := func(reason domain.ForeignReason, format string, args ...any) domain.Record {
 		rec.Foreign = &domain.Foreign{Reason: reason, Detail: fmt.Sprintf(format, args...), Subject: subj, Header: shownHeader(hdr), Body: data}
+		rec.Batch = batchMember(hdr) // a batch that holds it holds it whole, or not
 		return rec
 	}
 	// What the message is comes before whose it is: junk is reported as
@@ -102,6 +103,7 @@ func (c codec) decode(subj string, seq uint64, ts time.Time, hdr nats.Header, da
 		}
 	}
 	body.Sequence, body.RecordedTime, body.MAC = seq, rec.RecordedTime, mac
+	body.Batch = batchMember(hdr)
 	return body
 }
 

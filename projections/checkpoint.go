@@ -132,7 +132,7 @@ func mismatch(ctx context.Context, store *eventstore.Store, cp *checkpointFile, 
 // a ledger record goes by the record's name, as a read of its sequence
 // alone gives it.
 func identity(rec *domain.Record) (id, subject string) {
-	if rec.Foreign != nil && rec.Foreign.Reason != domain.ForeignReplayed {
+	if f := rec.Foreign; f != nil && f.Reason != domain.ForeignReplayed && f.Reason != domain.ForeignTornBatch {
 		return domain.ForeignID(rec.Sequence), rec.Foreign.Subject
 	}
 	return rec.ID, rec.Subject

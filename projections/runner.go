@@ -93,6 +93,7 @@ func (r *Runner) Open(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.views = v
+	v.onForeign = r.noteForeign
 	r.mu.Unlock()
 	r.saveMu.Lock()
 	r.saved, r.lastSave = v.Sequence, time.Now()
@@ -104,8 +105,9 @@ func (r *Runner) Open(ctx context.Context) error {
 // CatchUp applies every record up to the log's last one now, and returns:
 // the "run to the end" that makes tests deterministic.
 func (r *Runner) CatchUp(ctx context.Context) error {
+	from := r.resumeFrom()
 	return pipelined(ctx,
-		func(fn func(domain.Record) error) error { return r.store.Each(ctx, r.seq.Load()+1, fn) },
+		func(fn func(domain.Record) error) error { return r.store.Each(ctx, from, fn) },
 		func(*domain.Record) error { return nil },
 		func(rec *domain.Record) error { return r.apply(ctx, rec) })
 }
@@ -133,7 +135,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}()
 	backoff := 100 * time.Millisecond
 	for {
-		err := r.store.Follow(ctx, r.seq.Load()+1, func(rec domain.Record) error { return r.apply(ctx, &rec) })
+		err := r.store.Follow(ctx, r.resumeFrom(), func(rec domain.Record) error { return r.apply(ctx, &rec) })
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -144,6 +146,23 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// resumeFrom is where a read of the log starts: after what the views
+// reflect; the records of an open batch they held are read again.
+func (r *Runner) resumeFrom() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.views.DropHeld()
+	return r.views.Sequence + 1
+}
+
+// noteForeign is told of each foreign record the views pass over (a
+// record of a torn batch included), under their lock.
+func (r *Runner) noteForeign(rec *domain.Record) {
+	if r.OnForeign != nil {
+		r.OnForeign(rec)
 	}
 }
 
@@ -159,15 +178,16 @@ func (r *Runner) apply(ctx context.Context, rec *domain.Record) error {
 		}
 		return err
 	}
-	if rec.Foreign != nil && r.OnForeign != nil {
-		r.OnForeign(rec)
+	if r.views.Held() > 0 {
+		r.mu.Unlock()
+		return nil // a batch is open: nothing moved yet
 	}
 	if r.dueSnapshot(rec) {
 		r.takeSnapshot(rec)
 	}
 	// The sequence moves under the lock, before the channel is swapped: a
 	// waiter that sees the new channel also sees the new sequence.
-	r.seq.Store(rec.Sequence)
+	r.seq.Store(r.views.Sequence)
 	ch := r.advanced
 	r.advanced = make(chan struct{})
 	r.mu.Unlock()

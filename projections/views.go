@@ -37,6 +37,11 @@ type Views struct {
 	// count: the occurred axis leaves out what happened after its moment.
 	include func(*domain.Record) bool
 	history History
+	// batches holds the records of a batch until its last one: a batch
+	// is folded whole, or (torn) not at all.
+	batches eventstore.Batches
+	// onForeign, if set, is told of each foreign record passed over.
+	onForeign func(*domain.Record)
 }
 
 // NewViews returns empty views; history serves retractions.
@@ -65,19 +70,45 @@ func LoadViews(data []byte, history History) (*Views, error) {
 
 func retractedKey(subject, id string) string { return subject + " " + id }
 
-// Apply folds the next record of the log into the views. A foreign record
-// (or a copy of one of the ledger's, which Apply marks foreign) is passed
-// over and noted: the views move past it and count nothing of it.
+// Apply takes the next record of the log. A record of a batch waits for
+// the batch's last one (Sequence stays before the batch until then), and
+// the batch is folded whole; a foreign record (a copy of one of the
+// ledger's, or a record of a torn batch, which Apply marks foreign) is
+// passed over and noted: the views move past it and count nothing of it.
 func (v *Views) Apply(ctx context.Context, rec *domain.Record) error {
-	if rec.Sequence > v.Sequence+1 {
-		return &eventstore.MissingError{From: v.Sequence + 1, To: rec.Sequence - 1}
+	next := v.Next()
+	if rec.Sequence > next {
+		return &eventstore.MissingError{From: next, To: rec.Sequence - 1}
 	}
-	if rec.Sequence != v.Sequence+1 {
-		return fmt.Errorf("views at sequence %d cannot apply sequence %d: records must come in order, without gaps", v.Sequence, rec.Sequence)
+	if rec.Sequence != next {
+		return fmt.Errorf("views expecting sequence %d cannot apply sequence %d: records must come in order, without gaps", next, rec.Sequence)
 	}
+	for _, r := range v.batches.Add(*rec) {
+		if err := v.applyOne(ctx, &r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Next is the sequence the views take next: after what they reflect and
+// what they hold of an open batch.
+func (v *Views) Next() uint64 { return v.Sequence + uint64(v.batches.Held()) + 1 }
+
+// Held is how many records of an open batch the views hold.
+func (v *Views) Held() int { return v.batches.Held() }
+
+// DropHeld forgets the records of an open batch, for a read that starts
+// again from Sequence+1.
+func (v *Views) DropHeld() { v.batches.Drop() }
+
+func (v *Views) applyOne(ctx context.Context, rec *domain.Record) error {
 	v.Sequence = rec.Sequence
 	if !v.Versions.Next(rec) {
 		v.Foreign.note(rec)
+		if v.onForeign != nil {
+			v.onForeign(rec)
+		}
 		return nil
 	}
 	ref, err := domain.ParseRef(rec.Subject)

@@ -28,8 +28,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var origins stringList
 	fs.Var(&origins, "cors-origin", "let browser apps of this origin (https://app.example.org, or * for any) call the API; repeatable")
+	reserve := fs.String("disk-reserve", "256MiB", "free space the embedded store keeps in its data folder: appends are refused (507) below it; off for none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	diskReserve, err := parseBytes(*reserve)
+	if err != nil {
+		return fmt.Errorf("--disk-reserve: %w", err)
+	}
+	if diskReserve == 0 {
+		diskReserve = -1 // none, as asked (the store's zero is its default)
 	}
 	for _, o := range origins {
 		if err := server.CheckCORSOrigin(o); err != nil {
@@ -44,6 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := sf.config()
 	store.CreateKey = true
+	store.DiskReserve = diskReserve
 	return server.Run(ctx, server.Config{
 		Registry:      reg,
 		HTTPAddr:      *httpAddr,

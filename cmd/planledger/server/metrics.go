@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // rejectionReasons are the values of planledger_appends_rejected_total's
 // reason label: one per way a POST can fail.
-var rejectionReasons = []string{"bad_request", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "invalid", "conflict", "unavailable", "internal"}
+var rejectionReasons = []string{"bad_request", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "invalid", "conflict", "unavailable", "internal", "insufficient_storage"}
 
 func rejectionReason(status int) string {
 	switch status {
@@ -80,6 +80,8 @@ func rejectionReason(status int) string {
 		return "conflict"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusInsufficientStorage:
+		return "insufficient_storage"
 	}
 	return "internal"
 }
@@ -178,6 +180,8 @@ var (
 	descCheckpointSize   = prometheus.NewDesc("planledger_checkpoint_size", "Tree size of the latest signed checkpoint.", nil, nil)
 	descCheckpointAge    = prometheus.NewDesc("planledger_checkpoint_age_seconds", "Time since the latest checkpoint was signed (by any instance); 0 until the first is.", nil, nil)
 	descTreeConflicts    = prometheus.NewDesc("planledger_tree_conflicts_total", "Checkpoints or tiles stored with other hashes than this instance's tree: instances disagree about the log, or its tree's streams were written behind the ledger's back.", nil, nil)
+	descDiskFree         = prometheus.NewDesc("planledger_disk_free_bytes", "Free space in the data folder of the embedded store.", nil, nil)
+	descDiskReserve      = prometheus.NewDesc("planledger_disk_reserve_bytes", "Free space the embedded store keeps: appends are refused (507) below it.", nil, nil)
 	descDamage           = prometheus.NewDesc("planledger_log_missing_records", "Acknowledged records the log is known to have lost (holes, a short tail): writes are stopped while it is above 0.", nil, nil)
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
@@ -200,7 +204,7 @@ func (c *viewsCollector) collectTree(gauge func(*prometheus.Desc, float64, ...st
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
-		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast, descTreeSize, descCheckpointSize, descCheckpointAge, descTreeConflicts, descDamage} {
+		descSessions, descAttendees, descViewsSeq, descLogSeq, descLag, descStoreUp, descGrouped, descRecordedTimes, descForeign, descForeignLast, descTreeSize, descCheckpointSize, descCheckpointAge, descTreeConflicts, descDamage, descDiskFree, descDiskReserve} {
 		ch <- d
 	}
 }
@@ -288,6 +292,10 @@ func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
 		missing += d.To - d.From + 1
 	}
 	gauge(descDamage, float64(missing))
+	if free, reserve, ok := c.store.DiskSpace(); ok {
+		gauge(descDiskFree, float64(free))
+		gauge(descDiskReserve, float64(reserve))
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -33,6 +33,7 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindConflict:    http.StatusConflict,
 	domain.KindForbidden:   http.StatusForbidden,
 	domain.KindUnavailable: http.StatusServiceUnavailable,
+	domain.KindNoSpace:     http.StatusInsufficientStorage,
 }
 
 // maxProblems bounds the errors listed in one problem reply.

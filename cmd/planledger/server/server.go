@@ -657,6 +657,11 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "the log is damaged, writes are stopped: " + d[0].String()})
 		return
 	}
+	if s.store.DiskLow() {
+		free, reserve, _ := s.store.DiskSpace()
+		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the data folder has %d bytes free, at the reserve of %d the ledger keeps: appends are refused (507) until space is freed", free, reserve)})
+		return
+	}
 	views := s.views.Sequence()
 	if last > views+s.cfg.ReadyLag {
 		writeProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the views reflect sequence %d; the log is at %d", views, last)})
