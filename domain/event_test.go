@@ -25,7 +25,7 @@ func TestRecordJSONCoversEveryField(t *testing.T) {
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
 		switch {
-		case f.Name == "Event" || f.Name == "Foreign":
+		case f.Name == "Event" || f.Name == "Foreign" || f.Name == "Batch": // not a record's JSON: what the log says around it
 		case f.Type == reflect.TypeOf(time.Time{}):
 			v.Field(i).Set(reflect.ValueOf(time.Date(2021, 5, 1, 2, 3, 4, 5, time.UTC)))
 		default:

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/server"
-	"planledger/domain"
 )
 
 // A full disk. The data folder is a small tmpfs (mounted by the test,
@@ -197,9 +196,11 @@ func TestTornBatch(t *testing.T) {
 	truncateAt(t, streamBlocks(t, dir), cut)
 	_ = os.Remove(filepath.Join(dir, "jetstream", "$G", "streams", "PLANLEDGER", "msgs", "index.db"))
 	_ = os.Remove(filepath.Join(dir, server.CheckpointFile))
-	// The marks remember the batch as acknowledged; a disk that lost it
-	// lost them too.
-	_ = os.RemoveAll(filepath.Join(dir, "jetstream", "$G", "streams", "KV_planledger_acked"))
+	// The marks and the signed checkpoints remember the batch as
+	// acknowledged; a disk that lost it lost them too.
+	for _, name := range []string{"KV_planledger_acked", "PLANLEDGER_TREE", "PLANLEDGER_CHECKPOINTS"} {
+		_ = os.RemoveAll(filepath.Join(dir, "jetstream", "$G", "streams", name))
+	}
 
 	ts.start()
 	if got := teamDeliveries(t, ts, "t1"); got != 100 {
@@ -217,6 +218,7 @@ func TestTornBatch(t *testing.T) {
 	}
 	// The aggregate goes on from its whole history: the torn request,
 	// retried, lands whole (after JetStream's one-second memory of ids).
+	var r reply
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r = ts.post(adminToken, deliveries("t1", "b1")...)
