@@ -1,8 +1,11 @@
 package domain
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -134,15 +137,26 @@ func (s *Summary) Apply(rec *Record) error {
 
 // Aggregate is one aggregate's history and the state folded from it. It
 // changes only through Apply; Decide says whether an event may be next.
+// One restored from a Snapshot holds the folded state and the ids of the
+// events before it, not those events (see Partial).
 type Aggregate struct {
 	Summary
-	facts     []Fact
-	retracted map[string]string // retracted event id -> id of the retraction
+	// facts is the history: all of it, or since the snapshot.
+	facts            []Fact
+	version, lastSeq uint64
+	lastID           string
+	retracted        map[string]string // retracted event id -> id of the retraction
+	ids              *idSet
+	// shared says ids belongs to the aggregate this is a clone of: the
+	// clone's own events are the facts from sharedUpTo on.
+	shared     bool
+	sharedUpTo int
+	partial    bool
 }
 
 // NewAggregate returns an aggregate with no history.
 func NewAggregate(ref Ref) *Aggregate {
-	return &Aggregate{Summary: *NewSummary(ref), retracted: map[string]string{}}
+	return &Aggregate{Summary: *NewSummary(ref), ids: &idSet{}}
 }
 
 // Rebuild folds stored records, in version order, into an aggregate.
@@ -157,10 +171,16 @@ func Rebuild(ref Ref, recs []Record) (*Aggregate, error) {
 }
 
 // Version is the number of events, retractions included.
-func (a *Aggregate) Version() uint64 { return uint64(len(a.facts)) }
+func (a *Aggregate) Version() uint64 { return a.version }
 
-// Facts returns the history, retractions included. Do not modify it.
+// Facts returns the history, retractions included (since the snapshot,
+// for a Partial aggregate). Do not modify it.
 func (a *Aggregate) Facts() []Fact { return a.facts }
+
+// Partial reports whether the aggregate was restored from a snapshot and
+// lacks the events before it: it decides every event but a retraction,
+// which needs the whole history (load it with Rebuild).
+func (a *Aggregate) Partial() bool { return a.partial }
 
 // Retracted reports whether the event with id was retracted.
 func (a *Aggregate) Retracted(id string) bool { _, ok := a.retracted[id]; return ok }
@@ -171,6 +191,9 @@ func (a *Aggregate) Apply(rec *Record) error {
 		return Errorf(KindInternal, "%s: record %q has version %d after version %d", a.Ref, rec.ID, rec.Version, a.Version())
 	}
 	t := EventType(rec.Type)
+	if t.IsRetraction() && a.partial {
+		return ErrNeedsHistory
+	}
 	p, err := DecodeStored(t, rec.Data)
 	if err != nil {
 		return Errorf(KindInternal, "%s: stored record %q (sequence %d) does not decode: %w", a.Ref, rec.ID, rec.Sequence, err)
@@ -195,7 +218,14 @@ func (a *Aggregate) ApplyDecided(rec *Record, s *Submission) error {
 
 func (a *Aggregate) applyFact(f Fact) {
 	a.facts = append(a.facts, f)
+	a.version, a.lastSeq, a.lastID = f.Version, f.Sequence, f.ID
+	if !a.shared {
+		a.ids.add(f.ID, f.Sequence)
+	}
 	if r, ok := f.Payload.(EventRetracted); ok {
+		if a.retracted == nil {
+			a.retracted = map[string]string{}
+		}
 		a.retracted[r.EventID] = f.ID
 		a.Summary = *a.fold(nil)
 		return
@@ -220,6 +250,9 @@ func (a *Aggregate) fold(skip map[string]bool) *Summary {
 // Decide returns nil if the submission may be appended to this aggregate
 // now, or a KindInvalid *Error listing every problem.
 func (a *Aggregate) Decide(s *Submission, env Env) error {
+	if _, ok := s.Payload.(EventRetracted); ok && a.partial {
+		return ErrNeedsHistory
+	}
 	f := Fact{ID: s.Event.ID, Type: s.Type(), Payload: s.Payload, Time: s.Event.Time, Recorded: env.Now}
 	var probs []Problem
 	if r, ok := s.Payload.(EventRetracted); ok {
@@ -297,31 +330,43 @@ func knownSociety(id, ptr string, env Env) []Problem {
 }
 
 // Clone returns an independent copy, for deciding a batch event by event
-// without touching the original.
+// without touching the original. It costs what the state costs, not the
+// history: the facts and the ids are shared, read only, and the clone's
+// own events go after them.
 func (a *Aggregate) Clone() *Aggregate {
-	c := &Aggregate{Summary: Summary{Ref: a.Ref}, facts: append([]Fact(nil), a.facts...), retracted: make(map[string]string, len(a.retracted))}
-	for k, v := range a.retracted {
-		c.retracted[k] = v
+	c := *a
+	c.facts = a.facts[:len(a.facts):len(a.facts)] // an append copies
+	c.retracted = maps.Clone(a.retracted)
+	if !a.shared {
+		c.shared, c.sharedUpTo = true, len(a.facts)
 	}
-	c.Summary = *c.fold(nil)
-	return c
+	c.Summary = a.Summary.copy()
+	return &c
 }
 
 // LastSequence is the log sequence of the aggregate's last event, 0 if it
 // has none.
-func (a *Aggregate) LastSequence() uint64 {
-	if len(a.facts) == 0 {
-		return 0
-	}
-	return a.facts[len(a.facts)-1].Sequence
-}
+func (a *Aggregate) LastSequence() uint64 { return a.lastSeq }
 
-// Has reports whether an event with this id is in the history.
+// Has reports whether an event with this id is in the history: exactly
+// when the history is in memory; for a Partial aggregate the ids before
+// the snapshot are known by their hash (IDHash), so Has may answer true
+// for an id that only shares one (the store, which reads the record,
+// tells for sure).
 func (a *Aggregate) Has(id string) bool {
-	for i := range a.facts {
-		if a.facts[i].ID == id {
-			return true
+	if a.shared {
+		for i := a.sharedUpTo; i < len(a.facts); i++ {
+			if a.facts[i].ID == id {
+				return true
+			}
 		}
 	}
-	return false
+	seq, ok := a.ids.candidate(id)
+	if !ok {
+		return false
+	}
+	if i, found := slices.BinarySearchFunc(a.facts, seq, func(f Fact, seq uint64) int { return cmp.Compare(f.Sequence, seq) }); found {
+		return a.facts[i].ID == id
+	}
+	return a.partial // before the snapshot: known by its hash
 }

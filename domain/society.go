@@ -246,8 +246,14 @@ func (s *SocietyState) apply(f *Fact) {
 	case PartyOrganizationEstablishedData:
 		s.PartyOrgs = append(s.PartyOrgs, p)
 	case PartyBuildingAssessedData:
+		if s.Assessments == nil { // a state read back from JSON leaves empty maps out
+			s.Assessments = map[int]float64{}
+		}
 		s.Assessments[p.Year] = p.Score
 	case AnnualInspectionRecordedData:
+		if s.Inspections == nil {
+			s.Inspections = map[int]string{}
+		}
 		s.Inspections[p.Year] = p.Result
 	case PartyHistoryActivityHeldData:
 		s.HistoryEvents++

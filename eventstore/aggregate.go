@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -43,27 +42,55 @@ func (a *aggState) applyStored(id string, seq, version uint64) {
 // 20 bytes an event rather than the id itself: a 64-bit hash of the id to
 // the sequence of the first event with that hash. The rare later id with
 // the same hash is kept by name. A hit names a candidate sequence; the
-// caller reads that record and compares ids, so the index is exact.
+// caller reads that record and compares ids, so the index is exact. An
+// aggregate of a few events keeps them in a short list (16 bytes each): a
+// map costs some 200 bytes even for one, and most aggregates are short.
 type idIndex struct {
+	few       []hashSeq
 	byHash    map[uint64]uint64
 	collision map[string]uint64
 }
 
-var idSeed = maphash.MakeSeed()
+type hashSeq struct{ hash, seq uint64 }
+
+// fewIDs is how many ids the short list holds before a map takes over.
+const fewIDs = 8
 
 func (x *idIndex) add(id string, seq uint64) {
-	h := maphash.String(idSeed, id)
-	if x.byHash == nil {
-		x.byHash = map[uint64]uint64{}
-	}
-	if _, taken := x.byHash[h]; !taken {
-		x.byHash[h] = seq
+	h := domain.IDHash(id)
+	if _, taken := x.byHash[h]; taken || x.inFew(h) {
+		if x.collision == nil {
+			x.collision = map[string]uint64{}
+		}
+		x.collision[id] = seq
 		return
 	}
-	if x.collision == nil {
-		x.collision = map[string]uint64{}
+	if x.byHash == nil && len(x.few) < fewIDs {
+		x.few = append(x.few, hashSeq{h, seq})
+		return
 	}
-	x.collision[id] = seq
+	if x.byHash == nil {
+		x.byHash = make(map[uint64]uint64, 2*fewIDs)
+		for _, e := range x.few {
+			x.byHash[e.hash] = e.seq
+		}
+		x.few = nil
+	}
+	x.byHash[h] = seq
+}
+
+func (x *idIndex) inFew(h uint64) bool {
+	_, ok := x.fewSeq(h)
+	return ok
+}
+
+func (x *idIndex) fewSeq(h uint64) (uint64, bool) {
+	for _, e := range x.few {
+		if e.hash == h {
+			return e.seq, true
+		}
+	}
+	return 0, false
 }
 
 // candidate returns the sequence where id may be stored.
@@ -71,7 +98,11 @@ func (x *idIndex) candidate(id string) (uint64, bool) {
 	if seq, ok := x.collision[id]; ok {
 		return seq, true
 	}
-	seq, ok := x.byHash[maphash.String(idSeed, id)]
+	h := domain.IDHash(id)
+	if seq, ok := x.fewSeq(h); ok {
+		return seq, true
+	}
+	seq, ok := x.byHash[h]
 	return seq, ok
 }
 

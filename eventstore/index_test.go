@@ -1,25 +1,42 @@
 package eventstore
 
 import (
-	"hash/maphash"
+	"fmt"
 	"testing"
+
+	"planledger/domain"
 )
 
 // TestIDIndexCollision: an id whose hash is taken by another id is kept by
-// name, and the taken slot still answers for the first id.
+// name, and the taken slot still answers for the first id; in the short
+// list of a few ids and in the map of many alike.
 func TestIDIndexCollision(t *testing.T) {
-	var x idIndex
-	x.add("a", 1)
-	// Pretend "b" hashes like an id already stored at 7.
-	x.byHash[maphash.String(idSeed, "b")] = 7
-	x.add("b", 9)
-	if seq, ok := x.candidate("b"); !ok || seq != 9 {
-		t.Fatalf("candidate(b) = %d, %v; want 9 from the collision map", seq, ok)
-	}
-	if seq, ok := x.candidate("a"); !ok || seq != 1 {
-		t.Fatalf("candidate(a) = %d, %v; want 1", seq, ok)
-	}
-	if _, ok := x.candidate("c"); ok {
-		t.Fatal("candidate(c) found an id never added")
+	for _, n := range []int{1, fewIDs + 1} {
+		var x idIndex
+		for i := 0; i < n; i++ {
+			x.add(fmt.Sprint("e", i), uint64(i+1))
+		}
+		if (x.byHash != nil) != (n > fewIDs) {
+			t.Fatalf("%d ids: map %v", n, x.byHash != nil)
+		}
+		// Pretend "b" hashes like an id already stored at 70.
+		h := domain.IDHash("b")
+		if x.byHash != nil {
+			x.byHash[h] = 70
+		} else {
+			x.few = append(x.few, hashSeq{h, 70})
+		}
+		x.add("b", 90)
+		if seq, ok := x.candidate("b"); !ok || seq != 90 {
+			t.Fatalf("%d ids: candidate(b) = %d, %v; want 90 from the collision map", n, seq, ok)
+		}
+		for i := 0; i < n; i++ {
+			if seq, ok := x.candidate(fmt.Sprint("e", i)); !ok || seq != uint64(i+1) {
+				t.Fatalf("%d ids: candidate(e%d) = %d, %v", n, i, seq, ok)
+			}
+		}
+		if _, ok := x.candidate("c"); ok {
+			t.Fatalf("%d ids: candidate(c) found an id never added", n)
+		}
 	}
 }

@@ -82,6 +82,31 @@ func (s *Store) ReadAggregate(ctx context.Context, ref domain.Ref) ([]domain.Rec
 // sequence after, in order: the tail a cached copy at version is missing.
 // Foreign records, and copies of records the aggregate has, are left out.
 func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after, version uint64) ([]domain.Record, error) {
+	return s.readAggregate(ctx, ref, after, version, 0)
+}
+
+// ReadAggregatePage returns up to limit records of one aggregate stored
+// after sequence after, in order, as ReadAggregateAfter does: a page of
+// its history. after is 0, or the sequence of one of the aggregate's
+// records (the last of the page before).
+func (s *Store) ReadAggregatePage(ctx context.Context, ref domain.Ref, after uint64, limit int) ([]domain.Record, error) {
+	var version uint64
+	if after > 0 {
+		rec, err := s.Get(ctx, after)
+		if domain.IsKind(err, domain.KindNotFound) || err == nil && (rec.Foreign != nil || rec.Subject != ref.String()) {
+			return nil, domain.Errorf(domain.KindInvalid, "after %d is not a record of %s: page its history from 0, then from each page's next_after", after, ref)
+		}
+		if err != nil {
+			return nil, err
+		}
+		version = rec.Version
+	}
+	return s.readAggregate(ctx, ref, after, version, limit)
+}
+
+// readAggregate reads the aggregate's records after sequence after (its
+// version there given), at most limit of them if limit is not 0.
+func (s *Store) readAggregate(ctx context.Context, ref domain.Ref, after, version uint64, limit int) ([]domain.Record, error) {
 	var out []domain.Record
 	from := after + 1
 	versions := Versions{ref.String(): version}
@@ -95,9 +120,15 @@ func (s *Store) ReadAggregateAfter(ctx context.Context, ref domain.Ref, after, v
 			}
 			if versions.Next(&rec) {
 				out = append(out, rec)
+				if len(out) == limit {
+					return ErrStop
+				}
 			}
 			return nil
 		})
+		if errors.Is(err, ErrStop) {
+			return out, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", ref, err)
 		}

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,8 @@ func (s *Store) runTail(ctx context.Context, from uint64) {
 				s.log.Info("following the log for recorded times again", "from", r.Sequence)
 				failed = false
 			}
-			s.tail.add(r.Sequence, r.Header.Get(jetstream.MsgIDHeader), r.Time.UTC())
+			// A copy of the id: the header it is read from would stay with it.
+			s.tail.add(r.Sequence, strings.Clone(r.Header.Get(jetstream.MsgIDHeader)), r.Time.UTC())
 			s.feed.deliver(r)
 			from = r.Sequence + 1
 			return nil

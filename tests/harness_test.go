@@ -50,13 +50,13 @@ var testClient = &http.Client{Timeout: 60 * time.Second}
 
 // testServer is the real server wiring on a real embedded JetStream.
 type testServer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *server.Server
 	url string
 	cfg server.Config
 }
 
-func startServer(t *testing.T, mod ...func(*server.Config)) *testServer {
+func startServer(t testing.TB, mod ...func(*server.Config)) *testServer {
 	t.Helper()
 	cfg := server.Config{
 		HTTPAddr:   "127.0.0.1:0",

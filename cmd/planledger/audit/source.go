@@ -214,22 +214,37 @@ func (c *Client) Input(ctx context.Context) (Input, error) {
 				return fn(seq, rec, line, err)
 			})
 		},
-		History: func(ctx context.Context, ref domain.Ref, upTo uint64) ([]domain.Record, error) {
-			var agg struct {
-				Events []domain.Record `json:"events"`
-			}
-			if err := c.getJSON(ctx, "/v1/aggregates/"+string(ref.Type)+"/"+ref.ID+"/events", nil, &agg); err != nil {
-				return nil, err
-			}
-			n := 0
-			for n < len(agg.Events) && agg.Events[n].Sequence <= upTo {
-				n++
-			}
-			return agg.Events[:n], nil
-		},
+		History:   c.history,
 		Reference: ref,
 		Proofs:    "server",
 	}, nil
+}
+
+// history reads an aggregate's records up to sequence upTo, a page at a
+// time.
+func (c *Client) history(ctx context.Context, ref domain.Ref, upTo uint64) ([]domain.Record, error) {
+	var out []domain.Record
+	var after uint64
+	for {
+		var page struct {
+			Events    []domain.Record `json:"events"`
+			NextAfter uint64          `json:"next_after"`
+		}
+		q := url.Values{"after": {fmt.Sprint(after)}}
+		if err := c.getJSON(ctx, "/v1/aggregates/"+string(ref.Type)+"/"+ref.ID+"/events", q, &page); err != nil {
+			return nil, err
+		}
+		for _, rec := range page.Events {
+			if rec.Sequence > upTo {
+				return out, nil
+			}
+			out = append(out, rec)
+		}
+		if len(page.Events) == 0 || page.NextAfter == after {
+			return out, nil
+		}
+		after = page.NextAfter
+	}
 }
 
 // liveViews fetches every view at one and the same sequence.

@@ -333,26 +333,60 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, after uint
 	}
 }
 
+// aggregatePage is the reply of GET /v1/aggregates/{type}/{id}/events: a
+// page of the history; version is the aggregate's after the page's last
+// record (its current version when the page ends the history).
+type aggregatePage struct {
+	Aggregate string          `json:"aggregate"`
+	Version   uint64          `json:"version"`
+	Events    []domain.Record `json:"events"`
+	NextAfter uint64          `json:"next_after"`
+}
+
+// maxAggregatePage bounds a page of an aggregate's history: a long one
+// is read in pages, never in one reply.
+const maxAggregatePage = 1000
+
 func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	ref, err := domain.ParseRef(r.PathValue("type") + "/" + r.PathValue("id"))
 	if err != nil {
 		badRequest(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	recs, err := s.store.ReadAggregate(r.Context(), ref)
+	q := r.URL.Query()
+	after, err := uintParam(q.Get("after"), 0)
+	if err != nil {
+		badRequest(w, http.StatusBadRequest, "after: "+err.Error())
+		return
+	}
+	limit, err := uintParam(q.Get("limit"), maxAggregatePage)
+	if err != nil || limit < 1 || limit > maxAggregatePage {
+		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", maxAggregatePage))
+		return
+	}
+	recs, err := s.store.ReadAggregatePage(r.Context(), ref, after, int(limit))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(recs) == 0 {
+	if len(recs) == 0 && after == 0 {
 		badRequest(w, http.StatusNotFound, fmt.Sprintf("%s has no events", ref))
 		return
+	}
+	page := aggregatePage{Aggregate: ref.String(), Events: recs, NextAfter: after}
+	if n := len(recs); n > 0 {
+		page.Version, page.NextAfter = recs[n-1].Version, recs[n-1].Sequence
+		if n == int(limit) {
+			next := r.URL.Query()
+			next.Set("after", strconv.FormatUint(page.NextAfter, 10))
+			w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+		}
 	}
 	if accepts(r, mediaBatch) {
 		writeBatch(w, http.StatusOK, recs)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"aggregate": ref.String(), "version": len(recs), "events": recs})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func uintParam(s string, def uint64) (uint64, error) {

@@ -30,6 +30,8 @@ type Ledger struct {
 	// retryBudget is how long a request keeps retrying an append whose
 	// outcome is unknown (a store blip, a leader election) before 503.
 	retryBudget time.Duration
+	// snaps, if set, keeps snapshots of long aggregates (aggsnapshot.go).
+	snaps *aggSnapshots
 }
 
 // retryPause is the wait between two tries of an append whose outcome is
@@ -83,7 +85,8 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 		entries[i] = &e.Value
 	}
 
-	unknown := false // an earlier try's outcome is unknown
+	unknown := false   // an earlier try's outcome is unknown
+	histories := false // whole histories were read for a retraction
 	// again says whether to try again after an unavailable store: within
 	// the budget, after a pause.
 	again := func(err error) bool {
@@ -111,6 +114,16 @@ func (l *Ledger) Submit(ctx context.Context, who *Principal, subs []domain.Submi
 			return eventstore.Result{}, unavailable(err, unknown)
 		}
 		pend, err := l.decide(ctx, who, subs, refs, entries, batch)
+		if errors.Is(err, domain.ErrNeedsHistory) && !histories {
+			// A retraction on an aggregate restored from its snapshot:
+			// decided on the whole history, read now (once).
+			histories = true
+			if err := l.loadHistories(ctx, refs, entries); err != nil {
+				return eventstore.Result{}, unavailable(err, unknown)
+			}
+			attempt--
+			continue
+		}
 		if err != nil {
 			// A stale cache can make a retry of a stored event look like a
 			// rule break, or an expectation look wrong: read once more.
@@ -343,13 +356,17 @@ func (l *Ledger) societyExists(ctx context.Context, id string, refs []domain.Ref
 }
 
 // load brings an entry's aggregate up to date with the log when it is not
-// in memory yet or was marked stale.
+// in memory yet or was marked stale: from its snapshot, if it has one,
+// and the records after it.
 func (l *Ledger) load(ctx context.Context, ref domain.Ref, e *aggEntry) error {
 	if e.agg != nil && !e.stale {
 		return nil
 	}
 	if e.agg == nil {
 		e.agg = domain.NewAggregate(ref)
+		if a, ok := l.snaps.load(ctx, ref); ok {
+			e.agg = a
+		}
 	}
 	recs, err := l.store.ReadAggregateAfter(ctx, ref, e.agg.LastSequence(), e.agg.Version())
 	if err != nil {
@@ -357,13 +374,37 @@ func (l *Ledger) load(ctx context.Context, ref domain.Ref, e *aggEntry) error {
 		return err
 	}
 	for i := range recs {
-		if err := e.agg.Apply(&recs[i]); err != nil {
+		err := e.agg.Apply(&recs[i])
+		if errors.Is(err, domain.ErrNeedsHistory) {
+			return l.loadWhole(ctx, ref, e) // a retraction after the snapshot
+		}
+		if err != nil {
 			e.agg = nil
 			return err
 		}
 	}
 	e.stale = false
 	l.noteSociety(e.agg)
+	return nil
+}
+
+// loadWhole reads an aggregate's whole history.
+func (l *Ledger) loadWhole(ctx context.Context, ref domain.Ref, e *aggEntry) error {
+	e.agg = domain.NewAggregate(ref)
+	e.stale = true
+	return l.load(ctx, ref, e)
+}
+
+// loadHistories reads the whole history of the entries restored from
+// snapshots.
+func (l *Ledger) loadHistories(ctx context.Context, refs []domain.Ref, entries []*aggEntry) error {
+	for i, e := range entries {
+		if e.agg != nil && e.agg.Partial() {
+			if err := l.loadWhole(ctx, refs[i], e); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -378,6 +419,12 @@ func (l *Ledger) applyResult(refs []domain.Ref, entries []*aggEntry, subs []doma
 		l.refreshAll(entries) // the originals may be news to this cache
 		return
 	}
+	before := make([]uint64, len(entries))
+	for i, e := range entries {
+		if e.agg != nil {
+			before[i] = e.agg.Version()
+		}
+	}
 	for i := range res.Records {
 		e := entries[slices.Index(refs, mustRef(res.Records[i].Subject))]
 		if e.agg == nil {
@@ -388,9 +435,12 @@ func (l *Ledger) applyResult(refs []domain.Ref, entries []*aggEntry, subs []doma
 			e.agg = nil
 		}
 	}
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.agg != nil {
 			l.noteSociety(e.agg)
+			if snapshotDue(before[i], e.agg.Version()) {
+				l.snaps.save(e.agg)
+			}
 		}
 	}
 }
@@ -430,6 +480,8 @@ func newAggCache(size, maxEvents int) *lockcache.Cache[domain.Ref, aggEntry] {
 		if e.agg == nil {
 			return 0
 		}
-		return int(e.agg.Version())
+		// Its events in memory, and the ids of those before its snapshot
+		// (some 20 bytes each, a tenth of an event).
+		return len(e.agg.Facts()) + int(e.agg.Version()-uint64(len(e.agg.Facts())))/10
 	}, maxEvents)
 }

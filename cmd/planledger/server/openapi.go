@@ -241,8 +241,9 @@ func schemas() obj {
 		"RecordBatch":     obj{"type": "array", "items": ref("Record")},
 		"EventsPage": obj{"type": "object", "required": []string{"events", "next_after"}, "properties": obj{
 			"events": ref("RecordBatch"), "next_after": obj{"type": "integer", "minimum": 0, "description": "the after of the next page"}}},
-		"AggregateHistory": obj{"type": "object", "required": []string{"aggregate", "version", "events"}, "properties": obj{
-			"aggregate": obj{"type": "string"}, "version": obj{"type": "integer"}, "events": ref("RecordBatch")}},
+		"AggregateHistory": obj{"type": "object", "required": []string{"aggregate", "version", "events", "next_after"}, "properties": obj{
+			"aggregate": obj{"type": "string"}, "version": obj{"type": "integer", "description": "the aggregate's version after the page's last record"}, "events": ref("RecordBatch"),
+			"next_after": obj{"type": "integer", "minimum": 0, "description": "the after of the next page"}}},
 		"Problem": obj{"type": "object", "required": []string{"type", "title", "status", "detail"}, "properties": obj{
 			"type": obj{"type": "string"}, "title": obj{"type": "string"}, "status": obj{"type": "integer"}, "detail": obj{"type": "string"},
 			"instance":        obj{"type": "string", "description": "urn:uuid:<the reply's X-Request-Id>, as the server's log line for the request has it"},

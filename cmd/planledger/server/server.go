@@ -136,6 +136,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Store.Logger = cfg.Logger
+	if cfg.Store.CachedAggregates == 0 {
+		// The store keeps what the command path keeps: a larger cache of
+		// heads would only hold memory (an attacker's aggregates too) that
+		// the command path reads again on a miss anyway.
+		cfg.Store.CachedAggregates = cfg.CacheSize
+	}
 	if cfg.Store.Key == nil {
 		// The ledger proves every record it appends: its key is made on
 		// first start, in the data folder unless given.
@@ -156,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
+	s.ledger.snaps = newAggSnapshots(cfg.DataDir, s.store, s.log)
 	s.ledger.observe = s.metrics.observeAppend
 	if cfg.UnavailableRetry != 0 {
 		s.ledger.retryBudget = max(cfg.UnavailableRetry, 0)
@@ -351,6 +358,9 @@ func (s *Server) closeStore() {
 		<-s.treeDone
 		s.stopTree = nil
 	}
+	if s.ledger != nil {
+		s.ledger.snaps.wait()
+	}
 	if s.store != nil {
 		s.store.Close()
 		s.store = nil
@@ -507,10 +517,12 @@ func (s *Server) api() []route {
 			replies: append([]resp{{status: 200, description: "the proof and the later checkpoint", content: obj{mediaJSON: ref("TreeProof")}}}, problems(400, 404, 422, 503)...),
 		}},
 		{"GET /v1/aggregates/{type}/{id}/events", s.authed(s.bounded(s.handleGetAggregate)), operation{
-			id: "aggregateHistory", tag: "events", summary: "One aggregate's history",
-			description: "Every record of the aggregate in version order; a bare CloudEvents batch with Accept: application/cloudevents-batch+json.",
-			params:      []obj{pathParam("type", "the aggregate type", obj{"enum": aggregateTypeNames()}), pathParam("id", "the aggregate's id", obj{"type": "string"})},
-			replies:     append([]resp{{status: 200, description: "the history", content: batchOrJSON("AggregateHistory")}}, problems(400, 404, 503)...),
+			id: "aggregateHistory", tag: "events", summary: "One aggregate's history, a page at a time",
+			description: "The aggregate's records in version order, up to limit (1000) after sequence after; the next page is after=next_after (also in a Link header when the page is full). version is the aggregate's after the page's last record. A bare CloudEvents batch with Accept: application/cloudevents-batch+json.",
+			params: []obj{pathParam("type", "the aggregate type", obj{"enum": aggregateTypeNames()}), pathParam("id", "the aggregate's id", obj{"type": "string"}),
+				queryParam("after", "0, or the sequence of one of the aggregate's records: the previous page's next_after", obj{"type": "integer", "minimum": 0}),
+				queryParam("limit", "records in the page, 1 to 1000 (default 1000)", obj{"type": "integer", "minimum": 1, "maximum": 1000})},
+			replies: append([]resp{{status: 200, description: "the history", content: batchOrJSON("AggregateHistory")}}, problems(400, 404, 503)...),
 		}},
 		{"GET /v1/views/{view}", s.authed(s.handleGetView), opGetView},
 		{"GET /v1/log", s.authed(s.bounded(s.handleLog)), operation{
