@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +21,26 @@ import (
 // it runs (the views hold every aggregate's summary; the command path and
 // the store cache the most recent ones). These measure what one costs.
 
-// aggregateHeap posts n decisions (each a new aggregate) in batches of
-// 1000 through the API of a ledger on a nats-server child process (so the
-// heap measured is the ledger's alone) and returns the live heap they
-// added, in bytes per aggregate.
-func aggregateHeap(t testing.TB, n, cacheSize int) float64 {
+// attackerLedger is a ledger on a nats-server child process (so the heap
+// measured is the ledger's alone) with caches of cacheSize aggregates.
+func attackerLedger(t testing.TB, cacheSize int, mod ...func(*server.Config)) *testServer {
 	nats := eventstoretest.StartProcess(t, t.TempDir(), "")
-	ts := startServer(t, func(c *server.Config) {
+	ts := startServer(t, append([]func(*server.Config){func(c *server.Config) {
 		c.Store = eventstoretest.LedgerConfig(nats.URL)
 		c.DataDir = t.TempDir()
 		c.MaxBody = 4 << 20
 		c.CacheSize = cacheSize
-	})
+	}}, mod...)...)
 	ts.mustPost(adminToken, register("reg", "hn-chem", "society"))
 	if err := ts.srv.Views().WaitFor(context.Background(), ts.logLength()); err != nil {
 		t.Fatal(err)
 	}
-	before := liveHeap()
+	return ts
+}
+
+// postDecisions posts n decisions (each a new aggregate) in batches of
+// 1000 as one submitter.
+func postDecisions(t testing.TB, ts *testServer, n int) {
 	for b := 0; b < n/1000; b++ {
 		evs := make([]string, 1000)
 		for i := range evs {
@@ -48,6 +52,14 @@ func aggregateHeap(t testing.TB, n, cacheSize int) float64 {
 	if err := ts.srv.Views().WaitFor(context.Background(), ts.logLength()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// aggregateHeap posts n decisions and returns the live heap they added, in
+// bytes per aggregate.
+func aggregateHeap(t testing.TB, n, cacheSize int) float64 {
+	ts := attackerLedger(t, cacheSize)
+	before := liveHeap()
+	postDecisions(t, ts, n)
 	after := liveHeap()
 	if path := os.Getenv("PLANLEDGER_HEAP_PROFILE"); path != "" {
 		// Where the memory is, with the ledger still running.
@@ -87,6 +99,46 @@ func TestAggregateMemory(t *testing.T) {
 	t.Logf("%.0f bytes of live heap per aggregate", per)
 	if per > 800 {
 		t.Fatalf("%.0f bytes per aggregate, want under 800", per)
+	}
+}
+
+// TestReplaysBounded: eight readers ask at once for a view as of a moment
+// on the occurred axis, each a replay of the whole log (20,000 aggregates)
+// and a whole copy of the views. Two run at a time (the others wait their
+// turn, or get 503 with Retry-After if none comes within the wait): the
+// heap grows by about two copies, not eight.
+func TestReplaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("posts 20,000 events")
+	}
+	ts := attackerLedger(t, 1000, func(c *server.Config) { c.MaxReplays = 2; c.ReplayWait = time.Minute })
+	postDecisions(t, ts, 20_000)
+	asOf := "/v1/views/decisions?as_of=2030-01-01T00:00:00Z&axis=occurred"
+	one := peakHeap(func() {
+		if r := ts.do("GET", asOf, chemToken, "", nil); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	var statuses [8]int
+	eight := peakHeap(func() {
+		var wg sync.WaitGroup
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = ts.getNoFatal(asOf, chemToken).status
+			}()
+		}
+		wg.Wait()
+	})
+	t.Logf("one replay: %s of heap at its peak; eight at once: %s; statuses %v", bytesMiB(float64(one)), bytesMiB(float64(eight)), statuses)
+	for _, st := range statuses {
+		if st != 200 {
+			t.Fatalf("statuses %v: with a minute's wait, every reader gets its turn", statuses)
+		}
+	}
+	if eight > 4*one {
+		t.Fatalf("eight replays at once took %s of heap, one %s: more than two ran at once", bytesMiB(float64(eight)), bytesMiB(float64(one)))
 	}
 }
 

@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var origins stringList
 	fs.Var(&origins, "cors-origin", "let browser apps of this origin (https://app.example.org, or * for any) call the API; repeatable")
 	reserve := fs.String("disk-reserve", "256MiB", "free space the embedded store keeps in its data folder: appends are refused (507) below it; off for none")
+	maxReplays := fs.Int("max-replays", 2, "rebuilds of the views \"as of\" a moment running at once; a request waits up to 2 s for a turn, then gets 503")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		DataDir:       sf.dataDir,
 		MaxBody:       *maxBody,
 		NoShippedPlan: *noPlan,
+		MaxReplays:    *maxReplays,
 		SecureCookies: *secureCookies,
 		ReadBound:     *readBound,
 		Logger:        log,

@@ -51,6 +51,11 @@ type Config struct {
 	// ReadyLag is how far the views may trail the log for /readyz; 1000
 	// if zero.
 	ReadyLag uint64
+	// MaxReplays bounds the rebuilds of the views "as of" running at once
+	// (2 if zero); a request waits up to ReplayWait (2 s if zero) for a
+	// turn, then gets 503.
+	MaxReplays int
+	ReplayWait time.Duration
 	// UnavailableRetry is how long one request keeps retrying an append
 	// whose outcome is unknown before answering 503; 3s if zero, none if
 	// negative. It counts from the request's arrival, and no append takes
@@ -102,6 +107,8 @@ type Server struct {
 	treeDone chan struct{}
 
 	foreignSeen atomic.Uint64
+	// replays bounds the "as of" rebuilds running at once.
+	replays *replayLimiter
 }
 
 // Open starts a ledger without serving yet: it listens (so that ":0"
@@ -115,6 +122,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{}),
 		gatherer: cfg.Registry, registerer: cfg.Registry}
 	s.metrics = newMetrics(cfg.Registry)
+	s.replays = newReplayLimiter(cfg.MaxReplays, cfg.ReplayWait)
 	s.promHTTP = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: s.registerer})
 	ok := false
 	defer func() {
@@ -212,6 +220,12 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.ReadyLag == 0 {
 		cfg.ReadyLag = 1000
+	}
+	if cfg.MaxReplays == 0 {
+		cfg.MaxReplays = defaultMaxReplays
+	}
+	if cfg.ReplayWait == 0 {
+		cfg.ReplayWait = defaultReplayWait
 	}
 	if cfg.ReadBound == 0 {
 		cfg.ReadBound = 4 * time.Second

@@ -122,12 +122,18 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		writeView(w, r, etag, nil)
 		return
 	}
+	release, err := s.replays.acquire(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var v *projections.Views
 	if axis == projections.AxisRecorded {
 		v, err = s.views.AsOf(r.Context(), t) // a snapshot plus a short replay
 	} else {
 		v, err = projections.Replay(r.Context(), s.store, t, axis)
 	}
+	release()
 	var hole *eventstore.MissingError
 	if errors.As(err, &hole) {
 		err = domain.Errorf(domain.KindUnavailable, "the log is damaged (%v): the view cannot be rebuilt until it is repaired", hole)
