@@ -31,6 +31,8 @@ type Principal struct {
 	Name      string
 	Role      string
 	Societies map[string]bool // for submitters: the societies it may write for
+	// Limits are the token's, its role's defaults filled in.
+	Limits TokenLimits
 }
 
 // MayWrite reports whether p may append to an aggregate owned by society
@@ -60,6 +62,8 @@ type TokenEntry struct {
 	Societies []string `json:"societies,omitempty"`
 	// Created is when planledger token create made it.
 	Created time.Time `json:"created,omitzero"`
+	// Limits, if set, are the token's own (ratelimit.go); else its role's.
+	Limits *TokenLimits `json:"limits,omitempty"`
 }
 
 // TokensFile is the JSON file given with --tokens.
@@ -90,6 +94,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 	}
 	t := &Tokens{}
 	names := map[string]bool{}
+	hashes := map[string]int{}
 	var probs []string
 	for i, e := range f.Tokens {
 		where := fmt.Sprintf("tokens[%d]", i)
@@ -102,6 +107,19 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		raw, err := hex.DecodeString(e.SHA256)
 		if err != nil || len(raw) != 32 {
 			probs = append(probs, where+".sha256 is not 64 hex digits (the SHA-256 of the token, e.g. `printf %s TOKEN | sha256sum`)")
+		} else if j, dup := hashes[strings.ToLower(e.SHA256)]; dup {
+			// One token would be two principals; which one depended on
+			// the order of the file.
+			probs = append(probs, fmt.Sprintf("%s.sha256 is tokens[%d]'s too: one token cannot be two; give each its own token", where, j))
+		} else {
+			hashes[strings.ToLower(e.SHA256)] = i
+		}
+		var limits TokenLimits
+		if e.Limits != nil {
+			limits = *e.Limits
+			for _, p := range limits.check() {
+				probs = append(probs, where+"."+p)
+			}
 		}
 		switch e.Role {
 		case RoleSubmitter:
@@ -124,7 +142,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		}
 		var h [32]byte
 		copy(h[:], raw)
-		t.entries = append(t.entries, tokenEntry{hash: h, principal: Principal{Name: e.Name, Role: e.Role, Societies: socs}})
+		t.entries = append(t.entries, tokenEntry{hash: h, principal: Principal{Name: e.Name, Role: e.Role, Societies: socs, Limits: limits.resolve(e.Role)}})
 	}
 	if len(probs) > 0 {
 		return nil, errors.New("tokens file: " + strings.Join(probs, "; "))

@@ -97,7 +97,15 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		return
 	}
 
+	giveBack, wait := s.limits.events(who, len(subs))
+	if giveBack == nil {
+		tooMany(w, wait, fmt.Sprintf("%s has appended its %d events a day", who.Name, who.Limits.EventsPerDay))
+		return
+	}
 	res, err := s.ledger.Submit(r.Context(), who, subs, batch)
+	if err != nil || res.Duplicate {
+		giveBack() // nothing was appended
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

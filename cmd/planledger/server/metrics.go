@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // rejectionReasons are the values of planledger_appends_rejected_total's
 // reason label: one per way a POST can fail.
-var rejectionReasons = []string{"bad_request", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "invalid", "conflict", "unavailable", "internal", "insufficient_storage"}
+var rejectionReasons = []string{"bad_request", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "invalid", "conflict", "unavailable", "internal", "insufficient_storage", "rate_limited"}
 
 func rejectionReason(status int) string {
 	switch status {
@@ -82,6 +82,8 @@ func rejectionReason(status int) string {
 		return "unavailable"
 	case http.StatusInsufficientStorage:
 		return "insufficient_storage"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
 	}
 	return "internal"
 }

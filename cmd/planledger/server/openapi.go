@@ -73,6 +73,10 @@ func problemText(status int) string {
 		return "a rule is broken; errors point at each problem"
 	case http.StatusServiceUnavailable:
 		return "the store is unavailable (Retry-After); nothing was appended"
+	case http.StatusTooManyRequests:
+		return "the token's rate of requests, or its events a day, are spent (Retry-After); nothing was done"
+	case http.StatusInsufficientStorage:
+		return "the data folder is at its reserve of free space; nothing was appended"
 	}
 	return http.StatusText(status)
 }
@@ -161,7 +165,7 @@ func (op operation) render() obj {
 	}
 	replies := slices.Clone(op.replies)
 	if !op.public {
-		replies = append(replies, problems(http.StatusUnauthorized)...)
+		replies = append(replies, problems(http.StatusUnauthorized, http.StatusTooManyRequests)...)
 	}
 	rs := obj{}
 	for _, r := range replies {

@@ -107,8 +107,10 @@ type Server struct {
 	treeDone chan struct{}
 
 	foreignSeen atomic.Uint64
-	// replays bounds the "as of" rebuilds running at once.
+	// replays bounds the "as of" rebuilds running at once; limits are the
+	// tokens' rates and quotas.
 	replays *replayLimiter
+	limits  *limiters
 }
 
 // Open starts a ledger without serving yet: it listens (so that ":0"
@@ -123,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		gatherer: cfg.Registry, registerer: cfg.Registry}
 	s.metrics = newMetrics(cfg.Registry)
 	s.replays = newReplayLimiter(cfg.MaxReplays, cfg.ReplayWait)
+	s.limits = newLimiters()
 	s.promHTTP = promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: s.registerer})
 	ok := false
 	defer func() {
@@ -602,7 +605,7 @@ var opPostEvents = operation{
 	replies: append([]resp{
 		{status: 201, description: "stored: the record (one event) or the records (a batch)", content: obj{mediaEvent: ref("Record"), mediaBatch: ref("RecordBatch")}},
 		{status: 200, description: "every event was already stored: the originals", content: obj{mediaEvent: ref("Record"), mediaBatch: ref("RecordBatch")}},
-	}, problems(400, 403, 409, 413, 415, 422, 503)...),
+	}, problems(400, 403, 409, 413, 415, 422, 503, 507)...),
 }
 
 // opGetView documents GET /v1/views/{view}.
@@ -661,6 +664,10 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) 
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger", error="invalid_token"`)
 			badRequest(w, http.StatusUnauthorized, "the bearer token is not known")
+			return
+		}
+		if wait := s.limits.request(p); wait > 0 {
+			tooMany(w, wait, fmt.Sprintf("%s sends more than its %g requests a second", p.Name, p.Limits.RequestsPerSecond))
 			return
 		}
 		h(w, r, p)
