@@ -319,24 +319,7 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		}
 		msgs[i] = m
 	}
-	if len(msgs) > 1 {
-		for i, m := range msgs {
-			if at[i] >= 0 { // a restored foreign record keeps its headers as they were
-				m.Header.Set(HeaderBatchSize, strconv.Itoa(len(msgs)))
-			}
-		}
-	}
-	// An import must land exactly after its sequence; an append to an
-	// aggregate with records in a batch the log still ends inside, only if
-	// the log still ends there (see batches.go).
-	exclusive := after != nil
-	if after != nil {
-		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*after, 10))
-	} else if end := openEnd(aggs); end != 0 {
-		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(end, 10))
-		exclusive = true
-	}
-
+	exclusive := conditions(msgs, at, aggs, after)
 	if err := s.checkSpace(msgs); err != nil {
 		return Result{}, false, err
 	}
@@ -383,6 +366,32 @@ func (s *Store) publish(ctx context.Context, evs []Pending, refs []domain.Ref, a
 		a.openAt, a.openEnd = 0, 0 // what was open is torn for good now that this follows it
 	}
 	return res, false, nil
+}
+
+// conditions sets what the messages of an append carry beyond each
+// aggregate's expectation: a batch's length on the ledger's records (a
+// restored foreign record keeps its headers as they were), and the log's
+// last sequence, for an import (it must land exactly after it) or an
+// append to an aggregate with records in a batch the log still ends
+// inside (only if the log still ends there: see batches.go). exclusive
+// says the append may not share a batch.
+func conditions(msgs []*nats.Msg, at []int, aggs []*aggState, after *uint64) (exclusive bool) {
+	if len(msgs) > 1 {
+		for i, m := range msgs {
+			if at[i] >= 0 {
+				m.Header.Set(HeaderBatchSize, strconv.Itoa(len(msgs)))
+			}
+		}
+	}
+	if after != nil {
+		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(*after, 10))
+		return true
+	}
+	if end := openEnd(aggs); end != 0 {
+		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(end, 10))
+		return true
+	}
+	return false
 }
 
 // openEnd is where the log ended when an aggregate of the append was

@@ -31,7 +31,7 @@ import (
 
 // MarkBucket is the key-value bucket of the acknowledged marks, one key
 // per stream.
-const MarkBucket = "planledger_acked"
+const MarkBucket = "PLANLEDGER_ACKED"
 
 // Mark is one carrier's word on how far the log was acknowledged.
 type Mark struct {

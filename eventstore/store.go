@@ -110,6 +110,24 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// faultDefaults fills in the settings of the watch, the scrub and the
+// disk reserve.
+func (c Config) faultDefaults() Config {
+	if c.WatchInterval == 0 {
+		c.WatchInterval = DefaultWatchInterval
+	}
+	if c.ScrubDelay == 0 {
+		c.ScrubDelay = DefaultScrubDelay
+	}
+	if c.ScrubInterval == 0 {
+		c.ScrubInterval = DefaultScrubInterval
+	}
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
+	}
+	return c
+}
+
 func (c Config) stream() string {
 	if c.Stream == "" {
 		return DefaultStream
@@ -189,18 +207,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.CachedAggregates == 0 {
 		cfg.CachedAggregates = DefaultCachedAggregates
 	}
-	if cfg.WatchInterval == 0 {
-		cfg.WatchInterval = DefaultWatchInterval
-	}
-	if cfg.ScrubDelay == 0 {
-		cfg.ScrubDelay = DefaultScrubDelay
-	}
-	if cfg.ScrubInterval == 0 {
-		cfg.ScrubInterval = DefaultScrubInterval
-	}
-	if cfg.DiskReserve == 0 {
-		cfg.DiskReserve = DefaultDiskReserve
-	}
+	cfg = cfg.faultDefaults()
 	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
 		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
 	}

@@ -198,7 +198,7 @@ func TestTornBatch(t *testing.T) {
 	_ = os.Remove(filepath.Join(dir, server.CheckpointFile))
 	// The marks and the signed checkpoints remember the batch as
 	// acknowledged; a disk that lost it lost them too.
-	for _, name := range []string{"KV_planledger_acked", "PLANLEDGER_TREE", "PLANLEDGER_CHECKPOINTS"} {
+	for _, name := range []string{"KV_PLANLEDGER_ACKED", "PLANLEDGER_TREE", "PLANLEDGER_CHECKPOINTS"} {
 		_ = os.RemoveAll(filepath.Join(dir, "jetstream", "$G", "streams", name))
 	}
 

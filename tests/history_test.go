@@ -32,8 +32,9 @@ import (
 // By default each fault runs once, for a few seconds (the CI's run).
 // PLANLEDGER_HISTORY=long runs each PLANLEDGER_HISTORY_RUNS times (3)
 // for PLANLEDGER_HISTORY_SECONDS (60) and prints the results table of
-// the README. Every run prints its seed; PLANLEDGER_HISTORY_SEED=N runs
-// the operations of that seed (the faults' timing still varies).
+// the README (PLANLEDGER_HISTORY_FAULTS=leader,disk runs only those).
+// Every run prints its seed; PLANLEDGER_HISTORY_SEED=N runs the
+// operations of that seed (the faults' timing still varies).
 func TestHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a history under faults takes a minute")
@@ -42,8 +43,12 @@ func TestHistory(t *testing.T) {
 	if os.Getenv("PLANLEDGER_HISTORY") == "long" {
 		runs, seconds = envInt("PLANLEDGER_HISTORY_RUNS", 3), envInt("PLANLEDGER_HISTORY_SECONDS", 60)
 	}
+	faults := []string{"kill", "pause", "leader", "disk"}
+	if f := os.Getenv("PLANLEDGER_HISTORY_FAULTS"); f != "" {
+		faults = strings.Split(f, ",")
+	}
 	var table []string
-	for _, fault := range []string{"kill", "pause", "leader", "disk"} {
+	for _, fault := range faults {
 		var total historyStats
 		anomalies := 0
 		for run := 0; run < runs; run++ {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -97,17 +98,8 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		return
 	}
 
-	giveBack, wait := s.limits.events(who, len(subs))
-	if giveBack == nil {
-		tooMany(w, wait, fmt.Sprintf("%s has appended its %d events a day", who.Name, who.Limits.EventsPerDay))
-		return
-	}
-	res, err := s.ledger.Submit(r.Context(), who, subs, batch)
-	if err != nil || res.Duplicate {
-		giveBack() // nothing was appended
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	res, ok := s.submit(w, r, who, subs, batch)
+	if !ok {
 		return
 	}
 	status := http.StatusCreated
@@ -119,6 +111,25 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		return
 	}
 	writeRecord(w, status, res.Records[0])
+}
+
+// submit appends the events within the token's quota; ok is false when
+// it answered with a problem.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, who *Principal, subs []domain.Submission, batch bool) (eventstore.Result, bool) {
+	giveBack, wait := s.limits.events(who, len(subs))
+	if giveBack == nil {
+		tooMany(w, wait, fmt.Sprintf("%s has appended its %d events a day", who.Name, who.Limits.EventsPerDay))
+		return eventstore.Result{}, false
+	}
+	res, err := s.ledger.Submit(r.Context(), who, subs, batch)
+	if err != nil || res.Duplicate {
+		giveBack() // nothing was appended
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return res, false
+	}
+	return res, true
 }
 
 // splitEvents returns the events of a body: one object, or an array of
@@ -204,16 +215,26 @@ type eventsPage struct {
 	NextAfter uint64          `json:"next_after"`
 }
 
-func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	q := r.URL.Query()
+// pageParams reads a page's after and limit (def if absent, 1 to most);
+// ok is false when it answered 400.
+func pageParams(w http.ResponseWriter, q url.Values, def, most uint64) (after, limit uint64, ok bool) {
 	after, err := uintParam(q.Get("after"), 0)
 	if err != nil {
 		badRequest(w, http.StatusBadRequest, "after: "+err.Error())
-		return
+		return 0, 0, false
 	}
-	limit, err := uintParam(q.Get("limit"), defaultLimit)
-	if err != nil || limit < 1 || limit > maxLimit {
-		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", maxLimit))
+	limit, err = uintParam(q.Get("limit"), def)
+	if err != nil || limit < 1 || limit > most {
+		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", most))
+		return 0, 0, false
+	}
+	return after, limit, true
+}
+
+func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	q := r.URL.Query()
+	after, limit, ok := pageParams(w, q, defaultLimit, maxLimit)
+	if !ok {
 		return
 	}
 	var filter eventstore.Filter
@@ -361,15 +382,8 @@ func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *P
 		badRequest(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	q := r.URL.Query()
-	after, err := uintParam(q.Get("after"), 0)
-	if err != nil {
-		badRequest(w, http.StatusBadRequest, "after: "+err.Error())
-		return
-	}
-	limit, err := uintParam(q.Get("limit"), maxAggregatePage)
-	if err != nil || limit < 1 || limit > maxAggregatePage {
-		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", maxAggregatePage))
+	after, limit, ok := pageParams(w, r.URL.Query(), maxAggregatePage, maxAggregatePage)
+	if !ok {
 		return
 	}
 	recs, err := s.store.ReadAggregatePage(r.Context(), ref, after, int(limit))
