@@ -328,6 +328,7 @@ func (s *Store) consume(ctx context.Context, from, until uint64, fn func(*Raw) e
 	}
 	if until != 0 && cons.CachedInfo().NumPending == 0 {
 		if err := s.confirmMissing(ctx, from, until); err != nil {
+			s.dropConsumer(cons)
 			return err
 		}
 	}
