@@ -482,7 +482,11 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 			return nil, err
 		}
 	}
-	return bp.CommitMsg(ctx, msgs[len(msgs)-1])
+	ack, err := bp.CommitMsg(ctx, msgs[len(msgs)-1])
+	if err == nil && ack.BatchID != "" {
+		s.batches.put(ack.BatchID, batchWhole) // acknowledged: stored whole
+	}
+	return ack, err
 }
 
 // publishFailed classifies a failed publish.

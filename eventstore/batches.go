@@ -186,6 +186,34 @@ func (c *batchCache) put(id string, st batchState) {
 	c.m[id] = st
 }
 
+// batchWatch follows batches along the log, as the tail reads it, and
+// tells the cache which ones the log holds whole or torn: a batch is seen
+// whole when its last message follows its others without a gap; torn when
+// something else does. (Only the tail's goroutine uses it.)
+type batchWatch struct {
+	id   string
+	next uint64 // the batch's next index
+	seq  uint64 // the sequence it is due at
+}
+
+func (w *batchWatch) observe(seq uint64, hdr nats.Header, cache *batchCache) {
+	m := batchMember(hdr)
+	if w.id != "" && (m == nil || m.ID != w.id || m.Index != w.next || seq != w.seq) {
+		cache.put(w.id, batchTorn)
+		w.id = ""
+	}
+	switch {
+	case m == nil:
+	case m.Last && (m.Index == 1 || m.ID == w.id):
+		cache.put(m.ID, batchWhole)
+		w.id = ""
+	case m.Index == 1:
+		w.id, w.next, w.seq = m.ID, 2, seq+1
+	case m.ID == w.id:
+		w.next, w.seq = w.next+1, seq+1
+	}
+}
+
 // batchOf says what the log holds of the batch of rec (whole if rec was
 // not stored by one), and for an open batch the sequence the log ends at.
 // It reads the batch's last position, through the stream's leader. A
@@ -218,8 +246,11 @@ func (s *Store) batchOf(ctx context.Context, rec *domain.Record) (batchState, ui
 	if err != nil {
 		return 0, 0, err
 	}
-	if last >= lastPos {
-		return 0, 0, domain.Errorf(domain.KindUnavailable, "batch %s should end at sequence %d, which the log counts but does not hold (yet?): retry shortly", m.ID, lastPos)
+	if last >= lastPos || s.replicated {
+		// The log counts the batch's end but does not hold it yet: a new
+		// leader still applying; or, replicated, a batch a replica shows
+		// while it applies it (a replicated stream stores a batch whole).
+		return 0, 0, domain.Errorf(domain.KindUnavailable, "batch %s ends at sequence %d, which the log does not hold yet: retry shortly", m.ID, lastPos)
 	}
 	// The log ends inside the batch. (If something already follows its
 	// part, it is torn for good; an append on the condition that the log

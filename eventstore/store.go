@@ -188,8 +188,10 @@ type Store struct {
 	// restarts after a full disk.
 	restartFailing atomic.Bool
 	jsRestarts     atomic.Uint64
-	// batches remembers which batches the log holds whole or torn.
-	batches batchCache
+	// batches remembers which batches the log holds whole or torn;
+	// batchWatch tells it of those the tail reads.
+	batches    batchCache
+	batchWatch batchWatch
 }
 
 // Open connects to (or starts) the JetStream server and makes sure the

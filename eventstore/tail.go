@@ -101,6 +101,7 @@ func (s *Store) runTail(ctx context.Context, from uint64) {
 			// A copy of the id: the header it is read from would stay with it.
 			s.tail.add(r.Sequence, strings.Clone(r.Header.Get(jetstream.MsgIDHeader)), r.Time.UTC())
 			s.feed.deliver(r)
+			s.batchWatch.observe(r.Sequence, r.Header, &s.batches)
 			from = r.Sequence + 1
 			return nil
 		})

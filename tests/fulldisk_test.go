@@ -128,6 +128,12 @@ func TestFullDiskRefusedBeforeFull(t *testing.T) {
 // completes the batch from its staged copy; the retry of the request
 // finds it whole, and writes go on, all without a restart.
 func TestFullDiskENOSPC(t *testing.T) {
+	if raceDetector {
+		// Starting JetStream again while clients are connected races in
+		// nats-server 2.15.2 itself (EnableJetStream's export subjects
+		// against the API dispatch); the race detector stops the test.
+		t.Skip("starts the embedded JetStream again, which races inside nats-server; run without -race")
+	}
 	dir := mountTmpfs(t, "20m")
 	ts := startServer(t, func(c *server.Config) {
 		c.Store.DataDir = dir

@@ -26,8 +26,8 @@ func TestTokensFileRefusesOneTokenTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := tk.Authenticate("x")
-	if want := (TokenLimits{RequestsPerSecond: 50, Burst: 100, EventsPerDay: 7}); p.Limits != want {
-		t.Fatalf("limits %+v; want %+v (the role's defaults filled in)", p.Limits, want)
+	if want := (TokenLimits{RequestsPerSecond: -1, Burst: -1, EventsPerDay: 7}); p.Limits != want {
+		t.Fatalf("limits %+v; want %+v (the role's defaults, none, filled in)", p.Limits, want)
 	}
 }
 

@@ -30,10 +30,11 @@ type TokenLimits struct {
 	EventsPerDay int `json:"events_per_day,omitempty"`
 }
 
-// roleLimits are the defaults of each role: admins are not limited.
+// roleLimits are the defaults of each role: none, so that a ledger keeps
+// the throughput it had; a token's limits are set in the tokens file.
 var roleLimits = map[string]TokenLimits{
-	RoleSubmitter: {RequestsPerSecond: 50, Burst: 100, EventsPerDay: 50_000},
-	RoleAuditor:   {RequestsPerSecond: 50, Burst: 100, EventsPerDay: -1},
+	RoleSubmitter: {RequestsPerSecond: -1, Burst: -1, EventsPerDay: -1},
+	RoleAuditor:   {RequestsPerSecond: -1, Burst: -1, EventsPerDay: -1},
 	RoleAdmin:     {RequestsPerSecond: -1, Burst: -1, EventsPerDay: -1},
 }
 
