@@ -23,10 +23,11 @@ const DefaultWatchInterval = time.Second
 
 // DefaultScrubInterval is how often the whole log is read back to find
 // records that no longer read; the first scrub starts ScrubDelay after
-// the store opens.
+// the store opens (not at once: on a single server every reader of the
+// stream slows its appends, and a start is busy enough).
 const (
 	DefaultScrubInterval = 24 * time.Hour
-	DefaultScrubDelay    = 10 * time.Second
+	DefaultScrubDelay    = 5 * time.Minute
 )
 
 // startWatch starts the watch and the scrub; Close stops them.
