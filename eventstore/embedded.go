@@ -79,6 +79,10 @@ func LedgerPermissions(stream string) *server.Permissions {
 	for _, s := range LedgerStreams(stream) {
 		deny = append(deny, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.MSG.DELETE."+s, "$JS.API.STREAM.UPDATE."+s)
 	}
+	// The acknowledged mark's bucket (highwater.go): a key-value store the
+	// ledger writes, never deletes or purges.
+	kv := "KV_" + MarkBucket
+	deny = append(deny, "$JS.API.STREAM.DELETE."+kv, "$JS.API.STREAM.PURGE."+kv, "$JS.API.STREAM.MSG.DELETE."+kv)
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
 		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
