@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 
 	case "appender":
 		os.Exit(crashChild())
+	case "rawread":
+		os.Exit(rawReadChild())
 	default:
 		os.Stderr.WriteString("unknown PLANLEDGER_TEST_CHILD\n")
 		os.Exit(2)

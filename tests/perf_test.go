@@ -241,17 +241,26 @@ func BenchmarkPerf(b *testing.B) {
 
 	app16 := appendLoad(b, store, 16, 3000, "a16")
 	table.add("  the same appends without HTTP (Store.Append), 16 writers", app16, "events/s", ratio(app16, raw16))
+	var raw16f float64
+	following(b, js, func() { raw16f = rawLoad(b, js, "rawbench.d", 16, 3000) })
+	table.add("  raw, 16 writers, an ordered consumer following (as the ledger has)", raw16f, "msgs/s", "ledger "+ratio(led16, raw16f))
 
 	raw128 := rawLoad(b, js, "rawbench.b", 128, 6000)
 	table.add("raw publish, id + subject expectation, 128 writers", raw128, "msgs/s", "")
 	led128, lat128 := postLoad(b, srv.URL(), 128, 12000, 1, "h128")
 	table.add("ledger POST one event, 128 submitters (group commit)", led128, "events/s", ratio(led128, raw128))
 	table.add("  p50 / p99 latency, 128 submitters (ms)", float64(percentile(lat128, 0.5).Microseconds())/1000, "ms", fmt.Sprintf("p99 %.1f ms", float64(percentile(lat128, 0.99).Microseconds())/1000))
+	var raw128f float64
+	following(b, js, func() { raw128f = rawLoad(b, js, "rawbench.e", 128, 6000) })
+	table.add("  raw, 128 writers, an ordered consumer following", raw128f, "msgs/s", "ledger "+ratio(led128, raw128f))
 
 	rawB := rawBatches(b, js, "rawbench.c", 60)
 	table.add("raw atomic batches of 100, 4 writers", rawB, "events/s", "")
 	ledB, _ := postLoad(b, srv.URL(), 4, 6000, 100, "b100")
 	table.add("ledger POST batches of 100, 4 submitters", ledB, "events/s", ratio(ledB, rawB))
+	var rawBf float64
+	following(b, js, func() { rawBf = rawBatches(b, js, "rawbench.f", 60) })
+	table.add("  raw batches of 100, 4 writers, an ordered consumer following", rawBf, "events/s", "ledger "+ratio(ledB, rawBf))
 
 	// Reads: the raw ordered consumer against a replay of every view.
 	last, _ := store.LastSequence(ctx)
@@ -286,6 +295,7 @@ func BenchmarkPerf(b *testing.B) {
 	b.ReportMetric(led128/raw128, "ledger128/raw128")
 	b.ReportMetric(ledB/rawB, "batch100/raw")
 	b.ReportMetric(replay/rawRead, "replay/raw-read")
+	b.ReportMetric(raw16f/raw16, "raw16-following/raw16")
 }
 
 // rawBatch publishes msgs as one atomic batch.
@@ -356,6 +366,10 @@ func largeLogPhase(b *testing.B, table *perfTable) {
 	table.add(fmt.Sprintf("load %d events in atomic batches of 1000", events), float64(events)/time.Since(start).Seconds(), "events/s", "")
 	midway, _ := s.Get(context.Background(), uint64(events/2))
 	s.Close()
+
+	rawProc, replayProc := wholeProcessReads(b, dir, events)
+	table.add("whole process, raw: start a server on the folder, read every message", rawProc, "msgs/s", "")
+	table.add("whole process, `planledger replay` (start, read, check, every view)", replayProc, "events/s", ratio(replayProc, rawProc))
 
 	start = time.Now()
 	p := startServe(b, "--data", dir, "--tokens", writeTokens(b))
