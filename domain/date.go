@@ -67,9 +67,11 @@ func (d Date) Before(e Date) bool { return d.t.Before(e.t) }
 func (d Date) MarshalJSON() ([]byte, error) { return json.Marshal(d.text) }
 
 func (d *Date) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+	s, ok := plainDateString(b)
+	if !ok {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
 	}
 	if s == "" {
 		*d = Date{} // a date never set, as MarshalJSON writes it
@@ -81,4 +83,19 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 	}
 	*d = p
 	return nil
+}
+
+// plainDateString returns the text of a JSON string that holds only the
+// characters of a date or timestamp (no escapes, nothing to unquote), the
+// usual case, without a second JSON decoder; ok is false for anything else.
+func plainDateString(b []byte) (string, bool) {
+	if len(b) < 2 || len(b) > 64 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if !('0' <= c && c <= '9' || c == '-' || c == ':' || c == '.' || c == '+' || c == 'T' || c == 'Z') {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }

@@ -46,3 +46,30 @@ func FuzzPlainText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDateJSON: a Date decodes the same with or without the shortcut for
+// plain date strings.
+func FuzzDateJSON(f *testing.F) {
+	for _, s := range []string{`"2021-05-01"`, `"2021-05-01T10:00:00+08:00"`, `"2021-05-01T10:00:00.5Z"`, `""`, `"2021-13-01"`, `"2021-05-01\u0000"`, `"\u0032021-05-01"`, `12`, `null`, `"2021-05-01`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var fast Date
+		fastErr := fast.UnmarshalJSON([]byte(in))
+		var s string
+		slowErr := json.Unmarshal([]byte(in), &s)
+		var slow Date
+		if slowErr == nil {
+			slow, slowErr = Date{}, nil
+			if s != "" {
+				slow, slowErr = ParseDate(s)
+			}
+		}
+		if (fastErr == nil) != (slowErr == nil) {
+			t.Fatalf("%q: shortcut error %v, encoding/json error %v", in, fastErr, slowErr)
+		}
+		if fastErr == nil && (fast.text != slow.text || !fast.t.Equal(slow.t)) {
+			t.Fatalf("%q: shortcut %q, encoding/json %q", in, fast.text, slow.text)
+		}
+	})
+}
