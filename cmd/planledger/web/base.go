@@ -188,6 +188,8 @@ func num(v any) string {
 	switch x := v.(type) {
 	case int:
 		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
 	case uint64:
 		s = strconv.FormatUint(x, 10)
 	case float64:
