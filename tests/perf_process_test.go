@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/eventstore"
+	"planledger/eventstore/logtree"
 )
 
 // The whole-process read: what an auditor waits for from the command line
@@ -144,4 +145,30 @@ func following(b *testing.B, js jetstream.JetStream, fn func()) int {
 	cc.Drain()
 	<-cc.Closed()
 	return int(n.Load())
+}
+
+// treeOnAppends measures what following the log with its Merkle tree costs
+// the appends: Store.Append from 16 writers on a store with nothing else
+// following it, then with the tree following (storing its tiles and
+// signing a checkpoint a second, as serve does), then without again.
+func treeOnAppends(b *testing.B) (without, with float64) {
+	ctx := context.Background()
+	s, err := eventstore.Open(ctx, eventstore.Config{DataDir: b.TempDir(), CreateKey: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	first := appendLoad(b, s, 16, 3000, "t1")
+	tree, err := logtree.Open(ctx, s, logtree.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); tree.Run(tctx) }()
+	with = appendLoad(b, s, 16, 3000, "t2")
+	stop()
+	<-done
+	second := appendLoad(b, s, 16, 3000, "t3")
+	return (first + second) / 2, with
 }

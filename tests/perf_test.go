@@ -289,6 +289,10 @@ func BenchmarkPerf(b *testing.B) {
 	fmt.Printf("  (shared batches formed by group commit: %d)\n", store.GroupedBatches())
 	reg.stop()
 
+	bare, withTree := treeOnAppends(b)
+	table.add("Store.Append, 16 writers, a store nothing else follows", bare, "events/s", "")
+	table.add("  the same with the Merkle tree following", withTree, "events/s", fmt.Sprintf("%.2f× without", withTree/bare))
+
 	largeLogPhase(b, table)
 	b.ReportMetric(led16/raw16, "ledger16/raw16")
 	b.ReportMetric(app16/raw16, "append16/raw16")
