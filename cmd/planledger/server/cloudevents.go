@@ -180,13 +180,28 @@ func accepts(r *http.Request, mt string) bool {
 
 // writeRecord answers with one stored record: a CloudEvent.
 func writeRecord(w http.ResponseWriter, status int, rec domain.Record) {
-	writeBody(w, status, mediaEvent, rec)
+	writeRecords(w, status, mediaEvent, nil, []domain.Record{rec}, nil)
 }
 
 // writeBatch answers with stored records: a CloudEvents batch.
 func writeBatch(w http.ResponseWriter, status int, recs []domain.Record) {
-	if recs == nil {
-		recs = []domain.Record{}
+	writeRecords(w, status, mediaBatch, []byte("["), recs, []byte("]"))
+}
+
+// writeRecords writes recs between open and end, separated by commas,
+// each as its line (what encoding/json would write for it, without the
+// reflection and the second pass that validates a MarshalJSON's output:
+// a tenth of a 100-event batch's CPU).
+func writeRecords(w http.ResponseWriter, status int, mediaType string, open []byte, recs []domain.Record, end []byte) {
+	buf := make([]byte, 0, 2+len(recs)*768)
+	buf = append(buf, open...)
+	for i := range recs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = domain.AppendLine(buf, &recs[i])
 	}
-	writeBody(w, status, mediaBatch, recs)
+	buf = append(append(buf, end...), '\n')
+	startBody(w, status, mediaType)
+	_, _ = w.Write(buf)
 }

@@ -101,12 +101,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody writes v as JSON with the given media type.
 func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
+	startBody(w, status, mediaType)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// startBody writes a reply's status and headers: its media type, and no
+// caching unless the handler said otherwise.
+func startBody(w http.ResponseWriter, status int, mediaType string) {
 	w.Header().Set("Content-Type", mediaType)
 	if w.Header().Get("Cache-Control") == "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
