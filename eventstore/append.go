@@ -12,6 +12,7 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"planledger/domain"
+	"planledger/eventstore/retry"
 )
 
 // Pending is one event to append.
@@ -93,6 +94,7 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 	defer unlock()
 
 	reread := false
+	pause := retry.Policy{Initial: 20 * time.Millisecond, Max: 160 * time.Millisecond}.Begin()
 	for attempt := 1; ; attempt++ {
 		if after != nil && attempt > 1 {
 			last, err := s.LastSequence(ctx)
@@ -140,10 +142,8 @@ func (s *Store) append(ctx context.Context, evs []Pending, after *uint64) (Resul
 		// A cluster's leader may refuse an expectation before it has
 		// applied the append that beat it: give it a moment before reading.
 		if attempt > 1 {
-			select {
-			case <-ctx.Done():
-				return Result{}, domain.Errorf(domain.KindUnavailable, "append: %w", ctx.Err())
-			case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+			if err := pause.Pause(ctx, err); err != nil {
+				return Result{}, domain.Errorf(domain.KindUnavailable, "append: %w", err)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/domain"
+	"planledger/eventstore/retry"
 )
 
 // The high-water mark. A storage that lies about its fsyncs, or a folder
@@ -54,19 +55,14 @@ type markValue struct {
 // kvCarrier reads the store's own mark. On a cluster the bucket may have
 // just been made by another instance and have no leader yet: a read that
 // gets no answer is tried again for a while.
-func (s *Store) kvCarrier(ctx context.Context) (Mark, bool, error) {
-	deadline := time.Now().Add(4 * s.cfg.Timeout)
-	for {
-		m, ok, err := s.readKVMark(ctx)
-		if err == nil || !domain.IsKind(err, domain.KindUnavailable) || time.Now().After(deadline) {
-			return m, ok, err
-		}
-		select {
-		case <-ctx.Done():
-			return m, ok, err
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+func (s *Store) kvCarrier(ctx context.Context) (m Mark, ok bool, err error) {
+	p := retry.Policy{Initial: 200 * time.Millisecond, Budget: 4 * s.cfg.Timeout,
+		Retryable: func(err error) bool { return domain.IsKind(err, domain.KindUnavailable) }}
+	err = retry.Do(ctx, p, func(ctx context.Context) error {
+		m, ok, err = s.readKVMark(ctx)
+		return err
+	})
+	return m, ok, err
 }
 
 func (s *Store) readKVMark(ctx context.Context) (Mark, bool, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"planledger/domain"
+	"planledger/eventstore/retry"
 )
 
 // ErrStop, returned by a callback of Each or Follow, ends the read without
@@ -239,9 +240,14 @@ const consumerAttempts = 3
 const resetAttempts = 5
 
 func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Consumer, error) {
-	for attempt := 1; ; attempt++ {
+	var cons jetstream.Consumer
+	// Back off while a leader is elected.
+	p := retry.Policy{Initial: 200 * time.Millisecond, Max: time.Second, Attempts: consumerAttempts, Retryable: isUnavailable}
+	err := retry.Do(ctx, p, func(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		cons, err := s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
+		defer cancel()
+		var err error
+		cons, err = s.stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
 			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 			OptStartSeq:   from,
 			// When the consumer is lost (its server gone, heartbeats
@@ -254,16 +260,9 @@ func (s *Store) orderedConsumer(ctx context.Context, from uint64) (jetstream.Con
 			// consume deletes its own, this is for a process that died.
 			InactiveThreshold: time.Minute,
 		})
-		cancel()
-		if err == nil || !isUnavailable(err) || ctx.Err() != nil || attempt == consumerAttempts {
-			return cons, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond): // back off while a leader is elected
-		}
-	}
+		return err
+	})
+	return cons, err
 }
 
 // dropConsumer deletes a read's consumer on the server once the read is

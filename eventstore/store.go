@@ -18,6 +18,7 @@ import (
 	"planledger/domain"
 	"planledger/eventstore/lockcache"
 	"planledger/eventstore/logkey"
+	"planledger/eventstore/retry"
 )
 
 const (
@@ -461,25 +462,7 @@ func (s *Store) desiredConfig() jetstream.StreamConfig {
 // ensureStream creates the stream, or checks that the one found is as
 // immutable as the ledger needs. It never weakens or "repairs" a stream.
 func (s *Store) ensureStream(ctx context.Context) error {
-	var stream jetstream.Stream
-	var err error
-	// A cluster's meta leader may take seconds to be elected; until then
-	// requests get no answer. Retry with short attempts.
-	deadline := time.Now().Add(4 * s.cfg.Timeout)
-	for {
-		actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		stream, err = s.js.Stream(actx, s.name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			stream, err = s.js.CreateStream(actx, s.desiredConfig())
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				stream, err = s.js.Stream(actx, s.name)
-			}
-		}
-		cancel()
-		if err == nil || !isUnavailable(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-	}
+	stream, err := OpenStream(ctx, s.js, s.desiredConfig(), s.cfg.Timeout)
 	if err != nil {
 		if isUnavailable(err) {
 			return domain.Errorf(domain.KindUnavailable, "open stream %s: JetStream did not answer: %w", s.name, err)
@@ -503,6 +486,31 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		return nil
 	}
 	return s.checkWhole(info.State)
+}
+
+// OpenStream returns the stream want names, creating it as want says if
+// there is none (the one found may differ: check its configuration). A
+// cluster's meta leader may take seconds to be elected, and until then
+// requests get no answer (at once, when nobody listens yet): while
+// JetStream does not answer it tries again, pausing between tries of at
+// most timeout each, for up to four timeouts.
+func OpenStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, timeout time.Duration) (jetstream.Stream, error) {
+	var stream jetstream.Stream
+	p := retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Budget: 4 * timeout, Retryable: isUnavailable}
+	err := retry.Do(ctx, p, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var err error
+		stream, err = js.Stream(actx, want.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			stream, err = js.CreateStream(actx, want)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				stream, err = js.Stream(actx, want.Name)
+			}
+		}
+		return err
+	})
+	return stream, err
 }
 
 // CheckStreamConfig lists every way cfg falls short of an immutable,

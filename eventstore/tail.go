@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"planledger/eventstore/retry"
 )
 
 // The tail. JetStream's publish acknowledgement carries a message's
@@ -92,6 +94,7 @@ func (t *tail) times(ctx context.Context, first uint64, ids []string) (out []tim
 // from where it was.
 func (s *Store) runTail(ctx context.Context, from uint64) {
 	failed := false
+	pause := retry.Policy{Initial: time.Second}.Begin() // before following again
 	for ctx.Err() == nil {
 		err := s.consume(ctx, from, 0, func(r *Raw) error {
 			if failed {
@@ -112,9 +115,6 @@ func (s *Store) runTail(ctx context.Context, from uint64) {
 			s.log.Warn("following the log for recorded times failed; appends read them back until it resumes", "err", err)
 			failed = true
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second): // wait before following again
-		}
+		_ = pause.Pause(ctx, err) // only ctx ends the tries: the loop sees it
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/retry"
 )
 
 // Runner feeds every view from the log in sequence order: from a
@@ -133,19 +134,16 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	backoff := 100 * time.Millisecond
+	pause := retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}.Begin()
 	for {
 		err := r.store.Follow(ctx, r.resumeFrom(), func(rec domain.Record) error { return r.apply(ctx, &rec) })
 		if ctx.Err() != nil {
 			return nil
 		}
 		r.log.Warn("views: following the log failed; resuming", "sequence", r.seq.Load(), "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
+		if pause.Pause(ctx, err) != nil {
+			return nil // only ctx ends the tries
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

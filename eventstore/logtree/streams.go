@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"planledger/eventstore"
+	"planledger/eventstore/retry"
 )
 
 // Subjects of the tree's streams.
@@ -66,22 +67,7 @@ func openStreams(ctx context.Context, js jetstream.JetStream, logStream string, 
 }
 
 func ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, timeout time.Duration) (jetstream.Stream, error) {
-	var str jetstream.Stream
-	var err error
-	for attempt := 1; attempt <= 4; attempt++ { // a cluster may be electing its meta leader
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		str, err = js.Stream(actx, want.Name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			str, err = js.CreateStream(actx, want)
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				str, err = js.Stream(actx, want.Name)
-			}
-		}
-		cancel()
-		if err == nil || ctx.Err() != nil || !eventstore.IsUnavailable(err) {
-			break
-		}
-	}
+	str, err := eventstore.OpenStream(ctx, js, want, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", want.Name, err)
 	}
@@ -170,17 +156,12 @@ func (s *streams) latestCheckpoint(ctx context.Context) (storedCheckpoint, error
 	// The stream's leader said how long it is; a replica answering the
 	// direct get may not have the last message yet: ask again, briefly.
 	var m *jetstream.RawStreamMsg
-	for attempt := 1; ; attempt++ {
+	p := retry.Policy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Attempts: 10,
+		Retryable: func(err error) bool { return errors.Is(err, jetstream.ErrMsgNotFound) }}
+	err = retry.Do(ctx, p, func(ctx context.Context) (err error) {
 		m, err = s.checkpoints.GetMsg(ctx, info.State.LastSeq)
-		if !errors.Is(err, jetstream.ErrMsgNotFound) || attempt == 10 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return storedCheckpoint{}, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return storedCheckpoint{}, fmt.Errorf("read checkpoint %d: %w", info.State.LastSeq, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/retry"
 )
 
 // Config configures a Tree.
@@ -274,7 +275,7 @@ func (t *Tree) Run(ctx context.Context) {
 }
 
 func (t *Tree) follow(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	pause := retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}.Begin()
 	var line []byte
 	for ctx.Err() == nil {
 		err := t.store.Follow(ctx, uint64(t.Size())+1, func(rec domain.Record) error {
@@ -286,11 +287,7 @@ func (t *Tree) follow(ctx context.Context) {
 			return
 		}
 		t.log.Warn("tree: following the log failed; resuming", "size", t.Size(), "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+		_ = pause.Pause(ctx, err) // only ctx ends the tries: the loop sees it
 	}
 }
 
