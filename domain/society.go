@@ -7,14 +7,14 @@ import (
 
 // Society kinds. Municipal associations are not counted in party coverage.
 const (
-	KindSociety              = "society"
-	KindAssociation          = "association"
-	KindResearchSociety      = "research_society"
-	KindMunicipalAssociation = "municipal_association"
+	SocietyKindSociety              = "society"
+	SocietyKindAssociation          = "association"
+	SocietyKindResearchSociety      = "research_society"
+	SocietyKindMunicipalAssociation = "municipal_association"
 )
 
 var (
-	societyKinds      = []string{KindSociety, KindAssociation, KindResearchSociety, KindMunicipalAssociation}
+	societyKinds      = []string{SocietyKindSociety, SocietyKindAssociation, SocietyKindResearchSociety, SocietyKindMunicipalAssociation}
 	partyOrgTypes     = []string{"party_committee", "general_branch", "branch", "joint_branch", "functional"}
 	leadershipRoles   = []string{"president", "vice_president", "secretary_general", "standing_director", "director"}
 	inspectionResults = []string{"pass", "basic_pass", "fail"}

@@ -148,7 +148,7 @@ func (v *Views) SocietyName(id string) string {
 func (v *Views) PartyCoverage() PartyCoverageView {
 	out := PartyCoverageView{Sequence: v.Sequence, Without: []string{}, WithoutSocieties: []SocietyName{}}
 	v.each(domain.AggregateSociety, func(s *domain.Summary) {
-		if s.Society.Info.Kind == domain.KindMunicipalAssociation {
+		if s.Society.Info.Kind == domain.SocietyKindMunicipalAssociation {
 			return
 		}
 		out.Societies++

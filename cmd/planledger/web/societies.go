@@ -57,7 +57,7 @@ func (s *Site) handleSocieties(r *http.Request, b *base) (string, any, error) {
 	b.Title, b.Nav = b.T("societies.title"), "societies"
 	q := r.URL.Query()
 	p := &societiesPage{base: b, Filter: url.Values{}, Sort: q.Get("sort"), Desc: q.Get("desc") == "1",
-		Kinds:    []string{domain.KindSociety, domain.KindAssociation, domain.KindResearchSociety, domain.KindMunicipalAssociation},
+		Kinds:    []string{domain.SocietyKindSociety, domain.SocietyKindAssociation, domain.SocietyKindResearchSociety, domain.SocietyKindMunicipalAssociation},
 		Statuses: []string{domain.RatioCompliant, domain.RatioNonCompliant, domain.RatioUnknown},
 		Terms:    []string{projections.TermCurrent, projections.TermDueSoon, projections.TermOverdue, projections.TermUnknown}}
 	for _, k := range []string{"q", "kind", "status", "term", "party"} {

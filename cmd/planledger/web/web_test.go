@@ -70,7 +70,7 @@ func TestEveryPhraseUsedExistsInBothLanguages(t *testing.T) {
 func TestLabelsCoverTheCatalogue(t *testing.T) {
 	want := map[string][]string{
 		"sector":         {"university", "research_institute", "enterprise", "government", "other"},
-		"kind":           {domain.KindSociety, domain.KindAssociation, domain.KindResearchSociety, domain.KindMunicipalAssociation},
+		"kind":           {domain.SocietyKindSociety, domain.SocietyKindAssociation, domain.SocietyKindResearchSociety, domain.SocietyKindMunicipalAssociation},
 		"ratio":          {domain.RatioCompliant, domain.RatioNonCompliant, domain.RatioUnknown},
 		"term":           {projections.TermCurrent, projections.TermDueSoon, projections.TermOverdue, projections.TermUnknown},
 		"stage":          {domain.StageProposed, domain.StageReturned, domain.StageEndorsed, domain.StagePassed, domain.StageFailed, domain.StagePublished},
