@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -227,24 +228,35 @@ func (a *Aggregate) applyFact(f Fact) {
 			a.retracted = map[string]string{}
 		}
 		a.retracted[r.EventID] = f.ID
-		a.Summary = *a.fold(nil)
+		a.Summary = *a.fold()
 		return
 	}
 	a.state().apply(&a.facts[len(a.facts)-1])
 }
 
-// fold rebuilds the state from the live events, leaving out also the event
-// with id skip (if not empty).
-func (a *Aggregate) fold(skip map[string]bool) *Summary {
+// fold rebuilds the state from the live events.
+func (a *Aggregate) fold() *Summary {
 	st := NewSummary(a.Ref)
-	for i := range a.facts {
-		f := &a.facts[i]
-		if f.Type.IsRetraction() || a.Retracted(f.ID) || skip[f.ID] {
-			continue
-		}
+	for f := range a.live("") {
 		st.state().apply(f)
 	}
 	return st
+}
+
+// live yields the events that count, in order: neither retractions nor
+// retracted, and leaving out also the event with id skip (if not empty).
+func (a *Aggregate) live(skip string) iter.Seq[*Fact] {
+	return func(yield func(*Fact) bool) {
+		for i := range a.facts {
+			f := &a.facts[i]
+			if f.Type.IsRetraction() || a.Retracted(f.ID) || skip != "" && f.ID == skip {
+				continue
+			}
+			if !yield(f) {
+				return
+			}
+		}
+	}
 }
 
 // Decide returns nil if the submission may be appended to this aggregate
@@ -299,11 +311,7 @@ func (a *Aggregate) checkRetraction(r EventRetracted) []Problem {
 		return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("event %q was already retracted by event %q", r.EventID, a.retracted[r.EventID])}}
 	}
 	st := NewSummary(a.Ref).state()
-	for i := range a.facts {
-		f := &a.facts[i]
-		if f.Type.IsRetraction() || a.Retracted(f.ID) || f.ID == r.EventID {
-			continue
-		}
+	for f := range a.live(r.EventID) {
 		if probs := checkNext(a.Ref, st, f, Env{Now: f.Recorded}); len(probs) > 0 {
 			return []Problem{{Pointer: ptr, Detail: fmt.Sprintf("without event %q, the later event %q (version %d, %s) would break a rule: %s; retract the later events first",
 				r.EventID, f.ID, f.Version, f.Type, probs[0].Detail)}}

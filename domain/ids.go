@@ -35,12 +35,8 @@ func (t AggregateType) Valid() bool {
 	return false
 }
 
-// SocietyID identifies a society, association, research society or
-// municipal association. Like every aggregate id it is a slug.
-type SocietyID string
-
-// Ref names one aggregate: its type and its id. Its string form is the
-// CloudEvents subject, "society/hn-chem".
+// Ref names one aggregate: its type and its id (a slug). Its string form
+// is the CloudEvents subject, "society/hn-chem".
 type Ref struct {
 	Type AggregateType
 	ID   string

@@ -405,9 +405,6 @@ func (s *Store) RecordedTimeSources() (fromTail, readBack uint64) {
 // several appends.
 func (s *Store) GroupedBatches() uint64 { return s.groupedBatches.Load() }
 
-// Conn returns the store's NATS connection (for key-value buckets and tests).
-func (s *Store) Conn() *nats.Conn { return s.nc }
-
 // JetStream returns the store's JetStream context.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
