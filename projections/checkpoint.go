@@ -13,6 +13,7 @@ import (
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/atomicfile"
+	"planledger/eventstore/retry"
 )
 
 // checkpointFile is a saved state of the views and what it was taken from.
@@ -31,8 +32,26 @@ type checkpointFile struct {
 	Views    json.RawMessage `json:"views"`
 }
 
-// checkpointFormat 2 added the aggregates' versions and foreign records.
+// The checkpoint format. A checkpoint (and a snapshot, which is one) is
+// the views' JSON, which holds domain.Summary and its state structs by
+// their JSON tags, under a head that names the log. checkpointFormat
+// numbers that whole encoding: any change to it (a state field renamed,
+// added or removed, in domain or here) bumps it, and TestCheckpointGolden
+// fails until it does. A file of another format is not read at all: the
+// views are rebuilt from the log (or from an older snapshot). Within a
+// format, decoding is strict (a member the views do not have is an error,
+// the file is discarded), so a checkpoint is never half read.
+//
+// Format 2 added the aggregates' versions and foreign records.
 const checkpointFormat = 2
+
+// checkPolicy retries a read of the log that checks a checkpoint against
+// it: a read that fails says nothing about the checkpoint.
+var checkPolicy = retry.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Attempts: 5, Retryable: transient}
+
+func transient(err error) bool {
+	return domain.IsKind(err, domain.KindUnavailable) || eventstore.IsUnavailable(err)
+}
 
 // loadCheckpoint returns the checkpointed views, or nil (with a log line
 // saying why) when there is none or it does not match the log.
@@ -49,7 +68,11 @@ func (r *Runner) loadCheckpoint(ctx context.Context) (*Views, error) {
 		r.log.Warn("views: checkpoint unreadable; discarding it and rebuilding from the start of the log", "file", r.checkpoint, "err", err)
 		return nil, nil
 	}
-	if reason := r.mismatch(ctx, cp, v.Sequence); reason != "" {
+	reason, err := mismatch(ctx, r.store, cp, v.Sequence)
+	if err != nil {
+		return nil, fmt.Errorf("check the views checkpoint %s against the log: %w", r.checkpoint, err)
+	}
+	if reason != "" {
 		r.log.Warn("views: checkpoint does not match the log; discarding it and rebuilding from the start", "file", r.checkpoint, "reason", reason)
 		return nil, nil
 	}
@@ -97,34 +120,56 @@ func readCheckpoint(path string, history History) (*checkpointFile, *Views, erro
 	return &cp, v, nil
 }
 
-// mismatch says why a checkpoint does not belong to this log, or "".
-func (r *Runner) mismatch(ctx context.Context, cp *checkpointFile, seq uint64) string {
-	return mismatch(ctx, r.store, cp, seq)
+// writeCheckpoint writes cp to path all or nothing: a crash leaves the
+// old file or the new one, never half of one.
+func writeCheckpoint(path string, cp checkpointFile) error {
+	return atomicfile.Write(path, func(f *os.File) error {
+		zw := gzip.NewWriter(f)
+		if err := json.NewEncoder(zw).Encode(cp); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
 }
 
-func mismatch(ctx context.Context, store *eventstore.Store, cp *checkpointFile, seq uint64) string {
+// mismatch says why a checkpoint does not belong to this log, or "". A
+// read of the log that fails is retried; if it keeps failing, mismatch
+// returns its error: it says nothing about the checkpoint.
+func mismatch(ctx context.Context, store *eventstore.Store, cp *checkpointFile, seq uint64) (reason string, err error) {
+	err = retry.Do(ctx, checkPolicy, func(ctx context.Context) error {
+		reason, err = checkOrigin(ctx, store, cp, seq)
+		return err
+	})
+	return reason, err
+}
+
+// checkOrigin is one try of mismatch.
+func checkOrigin(ctx context.Context, store *eventstore.Store, cp *checkpointFile, seq uint64) (string, error) {
 	info, err := store.StreamInfo(ctx)
 	if err != nil {
-		return "cannot read the stream: " + err.Error()
+		return "", err
 	}
 	switch {
 	case seq > info.State.LastSeq:
-		return fmt.Sprintf("it reflects sequence %d but the log ends at %d", seq, info.State.LastSeq)
+		return fmt.Sprintf("it reflects sequence %d but the log ends at %d", seq, info.State.LastSeq), nil
 	case cp.Stream != info.Config.Name:
-		return fmt.Sprintf("it was taken from stream %s, this is %s", cp.Stream, info.Config.Name)
+		return fmt.Sprintf("it was taken from stream %s, this is %s", cp.Stream, info.Config.Name), nil
 	case !cp.StreamCreated.Equal(info.Created):
-		return fmt.Sprintf("it was taken from a stream created %s, this one was created %s", cp.StreamCreated.Format(time.RFC3339Nano), info.Created.Format(time.RFC3339Nano))
+		return fmt.Sprintf("it was taken from a stream created %s, this one was created %s", cp.StreamCreated.Format(time.RFC3339Nano), info.Created.Format(time.RFC3339Nano)), nil
 	case seq == 0:
-		return ""
+		return "", nil
 	}
 	rec, err := store.Get(ctx, seq)
+	if domain.IsKind(err, domain.KindNotFound) {
+		return fmt.Sprintf("cannot read sequence %d: %v", seq, err), nil
+	}
 	if err != nil {
-		return fmt.Sprintf("cannot read sequence %d: %v", seq, err)
+		return "", err
 	}
 	if id, subject := identity(&rec); id != cp.LastID || subject != cp.LastSubject {
-		return fmt.Sprintf("sequence %d is %s %q in the log but %s %q in the checkpoint", seq, subject, id, cp.LastSubject, cp.LastID)
+		return fmt.Sprintf("sequence %d is %s %q in the log but %s %q in the checkpoint", seq, subject, id, cp.LastSubject, cp.LastID), nil
 	}
-	return ""
+	return "", nil
 }
 
 // identity names a record for a checkpoint: its aggregate and id, or for a
@@ -187,13 +232,7 @@ func (r *Runner) SaveCheckpoint() error {
 		}
 		cp.LastID, cp.LastSubject = identity(&rec)
 	}
-	if err := atomicfile.Write(r.checkpoint, func(f *os.File) error {
-		zw := gzip.NewWriter(f)
-		if err := json.NewEncoder(zw).Encode(cp); err != nil {
-			return err
-		}
-		return zw.Close()
-	}); err != nil {
+	if err := writeCheckpoint(r.checkpoint, cp); err != nil {
 		return fmt.Errorf("write views checkpoint: %w", err)
 	}
 	r.saved, r.lastSave = seq, time.Now()

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"cmp"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 
 	"planledger/domain"
 	"planledger/eventstore"
-	"planledger/eventstore/atomicfile"
 )
 
 // Snapshots keep the views as they stood at points along the log, so that
@@ -125,14 +123,7 @@ func (s *snapshots) dropAfter(seq uint64) {
 
 func (s *snapshots) write(cp checkpointFile, seq uint64, recorded time.Time) error {
 	path := filepath.Join(s.dir, snapName(seq, recorded))
-	err := atomicfile.Write(path, func(f *os.File) error {
-		zw := gzip.NewWriter(f)
-		if err := json.NewEncoder(zw).Encode(cp); err != nil {
-			return err
-		}
-		return zw.Close()
-	})
-	if err != nil {
+	if err := writeCheckpoint(path, cp); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -201,8 +192,17 @@ func ReplayWithSnapshots(ctx context.Context, s *eventstore.Store, dir string, t
 func asOf(ctx context.Context, s *eventstore.Store, snaps *snapshots, t time.Time) (*Views, error) {
 	if snaps != nil {
 		for _, m := range snaps.before(t) {
+			// One unreadable, of another format or another log is passed
+			// over for an older one.
 			cp, v, err := readCheckpoint(m.path, StoreHistory(s))
-			if err != nil || mismatch(ctx, s, cp, v.Sequence) != "" {
+			if err != nil {
+				continue
+			}
+			reason, err := mismatch(ctx, s, cp, v.Sequence)
+			if err != nil {
+				return nil, fmt.Errorf("check snapshot %s against the log: %w", filepath.Base(m.path), err)
+			}
+			if reason != "" {
 				continue
 			}
 			return replayFrom(ctx, s, v, t, AxisRecorded)
