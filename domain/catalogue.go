@@ -106,52 +106,80 @@ func DecodeData(t EventType, data json.RawMessage) (Payload, []Problem) {
 // decodePayload runs the decoder of type t over f (which reads, or
 // describes: see DataSchema); nil for a type not in the catalogue.
 func decodePayload(t EventType, f *fields) Payload {
-	switch t {
-	case PlanPublished:
-		return decodePlanPublished(f)
-	case SocietyRegistered:
-		return decodeSocietyRegistered(f)
-	case SocietyPartyOrganizationEstablished:
-		return decodePartyOrganizationEstablished(f)
-	case SocietyPartyBuildingAssessed:
-		return decodePartyBuildingAssessed(f)
-	case SocietyPartyHistoryActivityHeld:
-		return decodePartyHistoryActivityHeld(f)
-	case SocietyReelectionHeld:
-		return decodeReelectionHeld(f)
-	case SocietyLeadershipChanged:
-		return decodeLeadershipChanged(f)
-	case SocietyAnnualInspectionRecorded:
-		return decodeAnnualInspectionRecorded(f)
-	case DecisionProposed:
-		return decodeDecisionProposed(f)
-	case DecisionPartyReviewed:
-		return decodeDecisionPartyReviewed(f)
-	case DecisionVoted:
-		return decodeDecisionVoted(f)
-	case DecisionPublished:
-		return decodeDecisionPublished(f)
-	case ConferenceRegistered:
-		return decodeConferenceRegistered(f)
-	case ConferenceSessionHeld:
-		return decodeConferenceSessionHeld(f)
-	case ServiceTeamFormed:
-		return decodeServiceTeamFormed(f)
-	case ServiceTeamServiceDelivered:
-		return decodeServiceDelivered(f)
-	case ProjectRegistered:
-		return decodeProjectRegistered(f)
-	case ProjectMilestoneReached:
-		return decodeProjectMilestoneReached(f)
-	case ProjectCompleted:
-		return decodeProjectCompleted(f)
-	case ProjectCancelled:
-		return decodeProjectCancelled(f)
+	c, ok := codecs[t]
+	if !ok {
+		return nil
 	}
-	if t.IsRetraction() && t.Aggregate().Valid() {
-		return decodeEventRetracted(f, t.Aggregate())
+	return c.strict(f)
+}
+
+// codec decodes the data of one event type: strictly, member by member
+// (DecodeData, DataSchema), or as stored, straight into the payload
+// struct (DecodeStored).
+type codec struct {
+	strict func(*fields) Payload
+	stored func(json.RawMessage) (Payload, error)
+}
+
+// codecOf is the codec of a payload struct T and its strict decoder.
+func codecOf[T Payload](strict func(*fields) T) codec {
+	return codec{
+		strict: func(f *fields) Payload { return strict(f) },
+		stored: func(data json.RawMessage) (Payload, error) {
+			var x T
+			err := json.Unmarshal(data, &x)
+			return x, err
+		},
 	}
-	return nil
+}
+
+// codecs is the catalogue's decoders by event type: the one table both
+// ways of decoding read.
+var codecs = func() map[EventType]codec {
+	m := map[EventType]codec{
+		PlanPublished: codecOf(decodePlanPublished),
+
+		SocietyRegistered:                   codecOf(decodeSocietyRegistered),
+		SocietyPartyOrganizationEstablished: codecOf(decodePartyOrganizationEstablished),
+		SocietyPartyBuildingAssessed:        codecOf(decodePartyBuildingAssessed),
+		SocietyPartyHistoryActivityHeld:     codecOf(decodePartyHistoryActivityHeld),
+		SocietyReelectionHeld:               codecOf(decodeReelectionHeld),
+		SocietyLeadershipChanged:            codecOf(decodeLeadershipChanged),
+		SocietyAnnualInspectionRecorded:     codecOf(decodeAnnualInspectionRecorded),
+
+		DecisionProposed:      codecOf(decodeDecisionProposed),
+		DecisionPartyReviewed: codecOf(decodeDecisionPartyReviewed),
+		DecisionVoted:         codecOf(decodeDecisionVoted),
+		DecisionPublished:     codecOf(decodeDecisionPublished),
+
+		ConferenceRegistered:  codecOf(decodeConferenceRegistered),
+		ConferenceSessionHeld: codecOf(decodeConferenceSessionHeld),
+
+		ServiceTeamFormed:           codecOf(decodeServiceTeamFormed),
+		ServiceTeamServiceDelivered: codecOf(decodeServiceDelivered),
+
+		ProjectRegistered:       codecOf(decodeProjectRegistered),
+		ProjectMilestoneReached: codecOf(decodeProjectMilestoneReached),
+		ProjectCompleted:        codecOf(decodeProjectCompleted),
+		ProjectCancelled:        codecOf(decodeProjectCancelled),
+	}
+	for _, a := range AggregateTypes {
+		m[RetractionType(a)] = retractionCodec(a)
+	}
+	return m
+}()
+
+// retractionCodec decodes the retractions of aggregate type a, which
+// carry it.
+func retractionCodec(a AggregateType) codec {
+	return codec{
+		strict: func(f *fields) Payload { return decodeEventRetracted(f, a) },
+		stored: func(data json.RawMessage) (Payload, error) {
+			x := EventRetracted{aggregate: a}
+			err := json.Unmarshal(data, &x)
+			return x, err
+		},
+	}
 }
 
 func quote(s string) string {
@@ -178,99 +206,11 @@ func decodeEventRetracted(f *fields, a AggregateType) EventRetracted {
 // several times faster than the strict member-by-member check. Replays and
 // views use it; verify uses the strict path.
 func DecodeStored(t EventType, data json.RawMessage) (Payload, error) {
-	var err error
-	decode := func(p any) { err = json.Unmarshal(data, p) }
-	var p Payload
-	switch t {
-	case PlanPublished:
-		var x PlanPublishedData
-		decode(&x)
-		p = x
-	case SocietyRegistered:
-		var x SocietyRegisteredData
-		decode(&x)
-		p = x
-	case SocietyPartyOrganizationEstablished:
-		var x PartyOrganizationEstablishedData
-		decode(&x)
-		p = x
-	case SocietyPartyBuildingAssessed:
-		var x PartyBuildingAssessedData
-		decode(&x)
-		p = x
-	case SocietyPartyHistoryActivityHeld:
-		var x PartyHistoryActivityHeldData
-		decode(&x)
-		p = x
-	case SocietyReelectionHeld:
-		var x ReelectionHeldData
-		decode(&x)
-		p = x
-	case SocietyLeadershipChanged:
-		var x LeadershipChangedData
-		decode(&x)
-		p = x
-	case SocietyAnnualInspectionRecorded:
-		var x AnnualInspectionRecordedData
-		decode(&x)
-		p = x
-	case DecisionProposed:
-		var x DecisionProposedData
-		decode(&x)
-		p = x
-	case DecisionPartyReviewed:
-		var x DecisionPartyReviewedData
-		decode(&x)
-		p = x
-	case DecisionVoted:
-		var x DecisionVotedData
-		decode(&x)
-		p = x
-	case DecisionPublished:
-		var x DecisionPublishedData
-		decode(&x)
-		p = x
-	case ConferenceRegistered:
-		var x ConferenceRegisteredData
-		decode(&x)
-		p = x
-	case ConferenceSessionHeld:
-		var x ConferenceSessionHeldData
-		decode(&x)
-		p = x
-	case ServiceTeamFormed:
-		var x ServiceTeamFormedData
-		decode(&x)
-		p = x
-	case ServiceTeamServiceDelivered:
-		var x ServiceDeliveredData
-		decode(&x)
-		p = x
-	case ProjectRegistered:
-		var x ProjectRegisteredData
-		decode(&x)
-		p = x
-	case ProjectMilestoneReached:
-		var x ProjectMilestoneReachedData
-		decode(&x)
-		p = x
-	case ProjectCompleted:
-		var x ProjectCompletedData
-		decode(&x)
-		p = x
-	case ProjectCancelled:
-		var x ProjectCancelledData
-		decode(&x)
-		p = x
-	default:
-		if t.IsRetraction() && t.Aggregate().Valid() {
-			x := EventRetracted{aggregate: t.Aggregate()}
-			decode(&x)
-			p = x
-			break
-		}
+	c, ok := codecs[t]
+	if !ok {
 		return nil, fmt.Errorf("unknown event type %q", t)
 	}
+	p, err := c.stored(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s data: %w", t, err)
 	}
