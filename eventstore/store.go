@@ -198,22 +198,7 @@ type Store struct {
 // Open connects to (or starts) the JetStream server and makes sure the
 // stream exists with an immutable configuration.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
-	}
-	if cfg.DuplicateWindow == 0 {
-		cfg.DuplicateWindow = DefaultDuplicateWindow
-	}
-	if cfg.CachedAggregates == 0 {
-		cfg.CachedAggregates = DefaultCachedAggregates
-	}
-	cfg = cfg.faultDefaults()
-	if cfg.Key == nil && cfg.KeyFile == "" && cfg.URL == "" && cfg.DataDir != "" {
-		cfg.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
-	}
+	cfg = cfg.withDefaults()
 	s := &Store{cfg: cfg, log: cfg.Logger, name: cfg.stream(), aggs: lockcache.New[domain.Ref, aggState](cfg.CachedAggregates, domain.CompareRefs, nil, 0),
 		codec: codec{key: cfg.Key}}
 	ok := false
@@ -222,7 +207,53 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			s.Close()
 		}
 	}()
+	if err := s.connect(); err != nil {
+		return nil, err
+	}
+	if err := s.ensureStream(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Key == nil && cfg.KeyFile != "" {
+		var err error
+		if s.codec.key, err = s.openKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.Audit {
+		if err := s.startFollowing(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.GroupCommit >= 0 {
+		s.startCommitter()
+	}
+	ok = true
+	return s, nil
+}
 
+// withDefaults fills in what the caller left zero.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.CachedAggregates == 0 {
+		c.CachedAggregates = DefaultCachedAggregates
+	}
+	if c.Key == nil && c.KeyFile == "" && c.URL == "" && c.DataDir != "" {
+		c.KeyFile = filepath.Join(c.DataDir, logkey.FileName)
+	}
+	return c.faultDefaults()
+}
+
+// connect starts the embedded server (with no URL) and connects to it, or
+// to the URL's server or cluster.
+func (s *Store) connect() error {
 	opts := []nats.Option{
 		nats.Name("planledger"),
 		nats.MaxReconnects(-1),
@@ -234,79 +265,79 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			s.log.Warn("nats async error", "err", err)
 		}),
 	}
-	url := cfg.URL
+	url := s.cfg.URL
 	if url == "" {
-		if cfg.DataDir == "" {
-			return nil, errors.New("eventstore: neither a data folder nor a NATS URL given")
+		if s.cfg.DataDir == "" {
+			return errors.New("eventstore: neither a data folder nor a NATS URL given")
 		}
-		emb, err := startEmbedded(cfg, s.log)
+		emb, err := startEmbedded(s.cfg, s.log)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.emb = emb
 		opts = append(opts, nats.InProcessServer(emb.srv), nats.UserInfo(LedgerUser, emb.password))
 	} else {
-		if cfg.CredsFile != "" {
-			opts = append(opts, nats.UserCredentials(cfg.CredsFile))
-		}
-		if cfg.User != "" {
-			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
-		}
-		if cfg.TLSCA != "" {
-			opts = append(opts, nats.RootCAs(cfg.TLSCA))
-		}
-		if cfg.TLSCert != "" || cfg.TLSKey != "" {
-			opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
-		}
+		opts = append(opts, s.cfg.authOptions()...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, domain.Errorf(domain.KindUnavailable, "connect to NATS at %s: %w", displayURL(url), err)
+		return domain.Errorf(domain.KindUnavailable, "connect to NATS at %s: %w", displayURL(url), err)
 	}
 	s.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(cfg.Timeout))
+	if s.js, err = jetstream.New(nc, jetstream.WithDefaultTimeout(s.cfg.Timeout)); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}
+
+// authOptions authenticate to an external server.
+func (c Config) authOptions() []nats.Option {
+	var opts []nats.Option
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts
+}
+
+// startFollowing starts the tail from the log's end, checks the log
+// against the acknowledged marks, and starts the watch.
+func (s *Store) startFollowing(ctx context.Context) error {
+	last, err := s.LastSequence(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return err
 	}
-	s.js = js
-	if err := s.ensureStream(ctx); err != nil {
-		return nil, err
+	s.tail = newTail()
+	s.feed = newFeed(last + 1)
+	tctx, stop := context.WithCancel(context.Background())
+	s.stopTail, s.tailDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.tailDone)
+		s.runTail(tctx, last+1)
+	}()
+	if err := s.CheckAcknowledged(ctx); err != nil {
+		return err
 	}
-	if cfg.Key == nil && cfg.KeyFile != "" {
-		if s.codec.key, err = s.openKey(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if !cfg.Audit {
-		last, err := s.LastSequence(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.tail = newTail()
-		s.feed = newFeed(last + 1)
-		tctx, stop := context.WithCancel(context.Background())
-		s.stopTail, s.tailDone = stop, make(chan struct{})
-		go func() {
-			defer close(s.tailDone)
-			s.runTail(tctx, last+1)
-		}()
-	}
-	if !cfg.Audit {
-		if err := s.CheckAcknowledged(ctx); err != nil {
-			return nil, err
-		}
-		s.startWatch()
-	}
-	if cfg.GroupCommit >= 0 {
-		s.fixedThreshold = cfg.GroupCommit
-		s.costs.init()
-		s.jobs = make(chan *commitJob, 4*MaxBatch)
-		s.stopCommitter = make(chan struct{})
-		s.committerDone = make(chan struct{})
-		go s.runCommitter(s.stopCommitter)
-	}
-	ok = true
-	return s, nil
+	s.startWatch()
+	return nil
+}
+
+// startCommitter starts group commit (commit.go).
+func (s *Store) startCommitter() {
+	s.fixedThreshold = s.cfg.GroupCommit
+	s.costs.init()
+	s.jobs = make(chan *commitJob, 4*MaxBatch)
+	s.stopCommitter = make(chan struct{})
+	s.committerDone = make(chan struct{})
+	go s.runCommitter(s.stopCommitter)
 }
 
 // Key is the log key the store proves and checks records with; nil if it
