@@ -47,16 +47,22 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // name are its extensions.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var f eventFields
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	x, err := extensionsOf(b)
+	x, err := decodeWithExtensions(b, &f)
 	if err != nil {
 		return err
 	}
 	*e = Event(f)
 	e.Extensions = x
 	return nil
+}
+
+// decodeWithExtensions decodes the object b into fields and returns its
+// extensions.
+func decodeWithExtensions(b []byte, fields any) (Extensions, error) {
+	if err := json.Unmarshal(b, fields); err != nil {
+		return nil, err
+	}
+	return extensionsOf(b)
 }
 
 // Ref returns the aggregate the event's subject names.
@@ -133,10 +139,7 @@ func (r *Record) unmarshalGenuine(b []byte) error {
 		return nil
 	}
 	var f recordFields
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	x, err := extensionsOf(b)
+	x, err := decodeWithExtensions(b, &f)
 	if err != nil {
 		return err
 	}
