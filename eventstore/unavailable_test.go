@@ -10,6 +10,7 @@ import (
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/eventstoretest"
+	"planledger/eventstore/retry"
 )
 
 // TestUnavailableThenRetry: the server goes away; appends fail fast as
@@ -161,5 +162,37 @@ func TestFollowThroughRestart(t *testing.T) {
 	case <-closed:
 	case <-time.After(60 * time.Second):
 		t.Fatal("Follow and Close still running a minute after the server went away")
+	}
+}
+
+// TestOpenPausesWhileJetStreamDoesNotAnswer: a server without JetStream
+// answers every request at once with "no responders", as a cluster does
+// while it elects its meta leader. Open tries again within its budget of
+// four timeouts, pausing between tries instead of spinning, then says
+// JetStream did not answer.
+func TestOpenPausesWhileJetStreamDoesNotAnswer(t *testing.T) {
+	opts := eventstoretest.Options(t.TempDir())
+	opts.JetStream = false
+	srv := eventstoretest.Start(t, opts)
+	cfg := eventstoretest.LedgerConfig(srv.ClientURL())
+	cfg.Timeout = 250 * time.Millisecond
+	start := time.Now()
+	s, err := eventstore.Open(context.Background(), cfg)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded without JetStream")
+	}
+	elapsed := time.Since(start)
+	var re *retry.Error
+	if !domain.IsKind(err, domain.KindUnavailable) || !errors.As(err, &re) {
+		t.Fatalf("Open = %v; want unavailable, after retries", err)
+	}
+	// Tries at 0, 100, 300 and 700 ms; the next pause (800 ms) would end
+	// past the budget of 1 s. Without pauses it would be hundreds.
+	if re.Attempts < 2 || re.Attempts > 5 {
+		t.Errorf("%d tries in %s; want a few, with pauses between them", re.Attempts, elapsed)
+	}
+	if elapsed < 300*time.Millisecond || elapsed > 5*time.Second {
+		t.Errorf("Open gave up after %s; want the pauses' time, within the budget", elapsed)
 	}
 }
