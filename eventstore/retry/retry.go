@@ -52,10 +52,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Stopped != nil {
-		return fmt.Sprintf("stopped retrying after %d tries (%v): %v", e.Attempts, e.Stopped, e.Err)
+	tries := fmt.Sprintf("%d tries", e.Attempts)
+	if e.Attempts == 1 {
+		tries = "1 try"
 	}
-	return fmt.Sprintf("gave up after %d tries in %s: %v", e.Attempts, e.Elapsed.Round(time.Millisecond), e.Err)
+	if e.Stopped != nil {
+		return fmt.Sprintf("stopped retrying after %s (%v): %v", tries, e.Stopped, e.Err)
+	}
+	return fmt.Sprintf("gave up after %s in %s: %v", tries, e.Elapsed.Round(time.Millisecond), e.Err)
 }
 
 func (e *Error) Unwrap() []error {

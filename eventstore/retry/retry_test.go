@@ -150,6 +150,9 @@ func TestStopsWhenContextIsCancelled(t *testing.T) {
 		if len(at) != 1 || re.Attempts != 1 {
 			t.Errorf("%d tries (%d attempts in the error), want 1", len(at), re.Attempts)
 		}
+		if want := "stopped retrying after 1 try (context canceled): transient"; err.Error() != want {
+			t.Errorf("message %q, want %q", err, want)
+		}
 		if elapsed := time.Since(start); elapsed != 30*time.Millisecond {
 			t.Errorf("Do returned after %s, want 30ms: when the context ended, not after the hour's pause", elapsed)
 		}
