@@ -14,7 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"planledger/cmd/planledger/archive"
 	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/client"
+	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
 	"planledger/eventstore"
@@ -79,8 +82,8 @@ func TestExportImportVerify(t *testing.T) {
 	ts := startServer(t, func(c *server.Config) { c.Store.DataDir = dir; c.DataDir = dir })
 	auditHistory(t, ts)
 
-	client := &audit.Client{Server: ts.url, Token: auditToken}
-	in, err := client.Input(ctx)
+	api := client.New(ts.url, auditToken)
+	in, err := audit.RemoteInput(ctx, api)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,18 +95,18 @@ func TestExportImportVerify(t *testing.T) {
 		t.Fatalf("verify --server: %s %v", rep.Summary(), rep.Findings)
 	}
 	var remote bytes.Buffer
-	if _, err := client.Export(ctx, &remote, audit.ExportOptions{}); err != nil {
+	if _, err := audit.RemoteExport(ctx, api, &remote, archive.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ts.stop()
 
 	src := openAudit(t, dir)
-	rep = verifyLocal(t, src, filepath.Join(dir, server.CheckpointFile))
+	rep = verifyLocal(t, src, datadir.Dir(dir).ViewsCheckpoint())
 	if !rep.OK() || !strings.Contains(rep.ViewsCompared, "checkpoint") {
 		t.Fatalf("verify --data: %s %v", rep.Summary(), rep.Findings)
 	}
 	var exported bytes.Buffer
-	n, err := audit.Export(ctx, src, &exported, audit.ExportOptions{})
+	n, err := archive.Export(ctx, src, &exported, archive.ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,16 +121,16 @@ func TestExportImportVerify(t *testing.T) {
 	dstDir := t.TempDir()
 	copyKey(t, dir, dstDir) // the same ledger, elsewhere: its key goes with it
 	dst := openAudit(t, dstDir)
-	res, err := audit.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil)
+	res, err := archive.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil)
 	if err != nil || res.Appended != last || res.LastSequence != last {
 		t.Fatalf("import: %+v %v", res, err)
 	}
-	res, err = audit.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil)
+	res, err = archive.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil)
 	if err != nil || res.Appended != 0 || res.Present != last {
 		t.Fatalf("second import: %+v %v", res, err)
 	}
 	var again bytes.Buffer
-	if _, err := audit.Export(ctx, dst, &again, audit.ExportOptions{}); err != nil || again.String() != exported.String() {
+	if _, err := archive.Export(ctx, dst, &again, archive.ExportOptions{}); err != nil || again.String() != exported.String() {
 		t.Fatalf("the imported log exports differently (%v)", err)
 	}
 	sameViews := renderLive(t, dst)
@@ -145,10 +148,10 @@ func TestExportImportVerify(t *testing.T) {
 	prefixedDir := t.TempDir()
 	copyKey(t, dir, prefixedDir)
 	prefixed := openAudit(t, prefixedDir)
-	if _, err := audit.Import(ctx, prefixed, strings.NewReader(strings.Join(lines[:5], "")), nil); err != nil {
+	if _, err := archive.Import(ctx, prefixed, strings.NewReader(strings.Join(lines[:5], "")), nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err = audit.Import(ctx, prefixed, bytes.NewReader(exported.Bytes()), nil)
+	res, err = archive.Import(ctx, prefixed, bytes.NewReader(exported.Bytes()), nil)
 	if err != nil || res.Present != 5 || res.Appended != last-5 {
 		t.Fatalf("import over a prefix: %+v %v", res, err)
 	}
@@ -160,14 +163,14 @@ func TestExportImportVerify(t *testing.T) {
 	changed, _ := json.Marshal(rec)
 	diverging := strings.Join(lines[:3], "") + string(changed) + "\n" + strings.Join(lines[4:], "")
 	before, _ := dst.LastSequence(ctx)
-	_, err = audit.Import(ctx, dst, strings.NewReader(diverging), nil)
+	_, err = archive.Import(ctx, dst, strings.NewReader(diverging), nil)
 	if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(err.Error(), "differ at sequence 4") {
 		t.Fatalf("diverging import: %v", err)
 	}
 	if after, _ := dst.LastSequence(ctx); after != before {
 		t.Fatal("a refused import appended")
 	}
-	if _, err := audit.Import(ctx, dst, strings.NewReader(strings.Join(lines[:2], "")+strings.Join(lines[3:], "")), nil); err == nil || !strings.Contains(err.Error(), "gap-free") {
+	if _, err := archive.Import(ctx, dst, strings.NewReader(strings.Join(lines[:2], "")+strings.Join(lines[3:], "")), nil); err == nil || !strings.Contains(err.Error(), "gap-free") {
 		t.Fatalf("an export with a hole: %v", err)
 	}
 
@@ -180,7 +183,7 @@ func TestExportImportVerify(t *testing.T) {
 	sameKeyDir := t.TempDir()
 	copyKey(t, dir, sameKeyDir)
 	sameKey := openAudit(t, sameKeyDir)
-	if _, err := audit.Import(ctx, sameKey, strings.NewReader(edited), nil); !domain.IsKind(err, domain.KindInvalid) || !strings.Contains(err.Error(), "changed after it was exported") {
+	if _, err := archive.Import(ctx, sameKey, strings.NewReader(edited), nil); !domain.IsKind(err, domain.KindInvalid) || !strings.Contains(err.Error(), "changed after it was exported") {
 		t.Fatalf("import of a changed export: %v", err)
 	}
 	if n, _ := sameKey.LastSequence(ctx); n != 0 {
@@ -190,7 +193,7 @@ func TestExportImportVerify(t *testing.T) {
 	if _, err := logkey.Create(filepath.Join(otherDir, logkey.FileName), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := audit.Import(ctx, openAudit(t, otherDir), bytes.NewReader(exported.Bytes()), nil); err == nil || !strings.Contains(err.Error(), "another key") {
+	if _, err := archive.Import(ctx, openAudit(t, otherDir), bytes.NewReader(exported.Bytes()), nil); err == nil || !strings.Contains(err.Error(), "another key") {
 		t.Fatalf("import under another key: %v", err)
 	}
 }
@@ -201,12 +204,12 @@ func TestExportCuts(t *testing.T) {
 	cut := time.Now()
 	ts.mustPost(adminToken, register("r2", "hn-b", "society"), register("r3", "hn-c", "society"))
 	var out bytes.Buffer
-	n, err := audit.Export(context.Background(), ts.srv.Store(), &out, audit.ExportOptions{After: 1, UntilRecorded: cut})
+	n, err := archive.Export(context.Background(), ts.srv.Store(), &out, archive.ExportOptions{After: 1, UntilRecorded: cut})
 	if err != nil || n != 1 || !strings.Contains(out.String(), `"id":"r1"`) {
 		t.Fatalf("export after 1 until %v: %d %v\n%s", cut, n, err, out.String())
 	}
 	out.Reset()
-	n, err = (&audit.Client{Server: ts.url, Token: auditToken}).Export(context.Background(), &out, audit.ExportOptions{After: 2})
+	n, err = audit.RemoteExport(context.Background(), client.New(ts.url, auditToken), &out, archive.ExportOptions{After: 2})
 	if err != nil || n != 2 || strings.Count(out.String(), "\n") != 2 {
 		t.Fatalf("remote export after 2: %d %v", n, err)
 	}
@@ -257,7 +260,7 @@ func TestVerifyFindsWhatIsWrong(t *testing.T) {
 		ts := startServer(t, func(c *server.Config) { c.Store.DataDir = dir })
 		auditHistory(t, ts)
 		ts.stop()
-		path := filepath.Join(dir, server.CheckpointFile)
+		path := datadir.Dir(dir).ViewsCheckpoint()
 		tamper(t, path, `"name":"hn-phys"`, `"name":"hn-physics"`)
 		rep := verifyLocal(t, openAudit(t, dir), path)
 		wantFinding(t, rep, audit.CheckViews, 0, "differs from a replay")

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/archive"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/eventstoretest"
@@ -104,7 +104,7 @@ func BenchmarkExportImport(b *testing.B) {
 				var exported int
 				exportPeak := peakHeap(func() {
 					f, _ := os.Create(file)
-					exported, err = audit.Export(ctx, src, f, audit.ExportOptions{})
+					exported, err = archive.Export(ctx, src, f, archive.ExportOptions{})
 					f.Close()
 				})
 				if err != nil || exported != n {
@@ -115,11 +115,11 @@ func BenchmarkExportImport(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var res audit.ImportResult
+				var res archive.ImportResult
 				start := time.Now()
 				importPeak := peakHeap(func() {
 					f, _ := os.Open(file)
-					res, err = audit.Import(ctx, dst, f, nil)
+					res, err = archive.Import(ctx, dst, f, nil)
 					f.Close()
 				})
 				took := time.Since(start)

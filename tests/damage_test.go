@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 	"planledger/eventstore"
 )
@@ -90,7 +91,7 @@ func TestVerifyNeverHangs(t *testing.T) {
 	defer a.Close()
 	done := make(chan *audit.Report, 1)
 	go func() {
-		in, err := audit.LocalInput(context.Background(), a, filepath.Join(dir, server.CheckpointFile), time.Now())
+		in, err := audit.LocalInput(context.Background(), a, datadir.Dir(dir).ViewsCheckpoint(), time.Now())
 		if err != nil {
 			t.Error(err)
 			done <- nil
@@ -165,7 +166,7 @@ func TestFlippedBytes(t *testing.T) {
 	ts.stop()
 
 	a := openAuditNoCleanup(t, dir)
-	rep := verifyLocal(t, a, filepath.Join(dir, server.CheckpointFile))
+	rep := verifyLocal(t, a, datadir.Dir(dir).ViewsCheckpoint())
 	a.Close()
 	wantFinding(t, rep, audit.CheckGap, victim+1, hole)
 	wantFinding(t, rep, audit.CheckKnockOn, 0, "later records of this aggregate are not checked")
@@ -173,7 +174,7 @@ func TestFlippedBytes(t *testing.T) {
 		t.Fatalf("%d findings for one lost record: %v", len(rep.Findings), rep.Findings)
 	}
 
-	if err := os.Remove(filepath.Join(dir, server.CheckpointFile)); err != nil {
+	if err := os.Remove(datadir.Dir(dir).ViewsCheckpoint()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := server.Open(context.Background(), ts.cfg)

@@ -14,7 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"planledger/cmd/planledger/archive"
 	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/client"
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
 	"planledger/eventstore"
@@ -122,7 +124,7 @@ func testForeign(t *testing.T, ts *testServer, reg *prometheus.Registry) {
 	}
 
 	// verify finds each, by sequence and reason.
-	in, err := (&audit.Client{Server: ts.url, Token: auditToken}).Input(ctx)
+	in, err := audit.RemoteInput(ctx, client.New(ts.url, auditToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func checkForeignExport(t *testing.T, ts *testServer) {
 	t.Helper()
 	ctx := context.Background()
 	var exported bytes.Buffer
-	if _, err := (&audit.Client{Server: ts.url, Token: auditToken}).Export(ctx, &exported, audit.ExportOptions{}); err != nil {
+	if _, err := audit.RemoteExport(ctx, client.New(ts.url, auditToken), &exported, archive.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(exported.String(), `"foreign":true`); n != 4 {
@@ -213,11 +215,11 @@ func checkForeignExport(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if _, err := audit.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil); err != nil {
+	if _, err := archive.Import(ctx, dst, bytes.NewReader(exported.Bytes()), nil); err != nil {
 		t.Fatalf("import of an export with foreign records: %v", err)
 	}
 	var again bytes.Buffer
-	if _, err := audit.Export(ctx, dst, &again, audit.ExportOptions{}); err != nil {
+	if _, err := archive.Export(ctx, dst, &again, archive.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != exported.String() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 )
 
@@ -201,7 +202,7 @@ func TestTornBatch(t *testing.T) {
 	cut := torn[60].Sequence // the log keeps 60 of the batch's 100 records
 	truncateAt(t, streamBlocks(t, dir), cut)
 	_ = os.Remove(filepath.Join(dir, "jetstream", "$G", "streams", "PLANLEDGER", "msgs", "index.db"))
-	_ = os.Remove(filepath.Join(dir, server.CheckpointFile))
+	_ = os.Remove(datadir.Dir(dir).ViewsCheckpoint())
 	// The marks and the signed checkpoints remember the batch as
 	// acknowledged; a disk that lost it lost them too.
 	for _, name := range []string{"KV_PLANLEDGER_ACKED", "PLANLEDGER_TREE", "PLANLEDGER_CHECKPOINTS"} {
@@ -249,7 +250,7 @@ func TestTornBatch(t *testing.T) {
 
 	a := openAuditNoCleanup(t, dir)
 	defer a.Close()
-	rep := verifyLocal(t, a, filepath.Join(dir, server.CheckpointFile))
+	rep := verifyLocal(t, a, datadir.Dir(dir).ViewsCheckpoint())
 	if n := countCheck(rep, "foreign"); n != 60 || len(rep.Findings) != 60 {
 		t.Fatalf("verify: %d foreign of %d findings, want the 60 torn records: %v", n, len(rep.Findings), rep.Findings[:min(3, len(rep.Findings))])
 	}

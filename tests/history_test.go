@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/client"
 	"planledger/domain"
 )
 
@@ -143,7 +144,7 @@ func setupTeams(t *testing.T, sut *systemUnderTest, teams []string) {
 // readWholeLog reads the log through the API, page by page.
 func readWholeLog(t *testing.T, url string) []domain.Record {
 	var out []domain.Record
-	c := &audit.Client{Server: url, Token: auditToken}
+	c := client.New(url, auditToken)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		out = out[:0]
@@ -167,11 +168,11 @@ func readWholeLog(t *testing.T, url string) []domain.Record {
 // verifyViews runs verify through the API: the live views equal a replay
 // of the log, and the log holds nothing verify finds wrong.
 func verifyViews(t *testing.T, url string) []anomaly {
-	c := &audit.Client{Server: url, Token: auditToken}
+	c := client.New(url, auditToken)
 	var rep *audit.Report
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		in, err := c.Input(context.Background())
+		in, err := audit.RemoteInput(context.Background(), c)
 		if err == nil {
 			rep, err = audit.Verify(context.Background(), in)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 )
 
@@ -156,7 +157,7 @@ func TestRetractionAfterSnapshot(t *testing.T) {
 		ts.mustPost(adminToken, deliveries("long", fmt.Sprint("b", b))...)
 	}
 	ts.stop()
-	if _, err := os.Stat(filepath.Join(dir, server.AggregateSnapshotDir, "service_team", "long.json.gz")); err != nil {
+	if _, err := os.Stat(filepath.Join(datadir.Dir(dir).AggregateSnapshots(), "service_team", "long.json.gz")); err != nil {
 		t.Fatalf("no snapshot of a 1101-event aggregate: %v", err)
 	}
 	ts.start()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/client"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logkey"
@@ -506,8 +507,7 @@ func TestTilesOverHTTP(t *testing.T) {
 	if got, err := p.Verify(v); err != nil || got.Size != c.Size || !bytes.Equal(p.Line, bytes.TrimSpace(page.Events[299])) {
 		t.Fatalf("the proof of record 300: %v", err)
 	}
-	client := &audit.Client{Server: ts.url, Token: auditToken}
-	tp, err := client.ProveTree(context.Background(), 5, c.Size)
+	tp, err := audit.ProveTree(context.Background(), client.New(ts.url, auditToken), 5, c.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

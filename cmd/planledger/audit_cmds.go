@@ -6,21 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"planledger/cmd/planledger/archive"
 	"planledger/cmd/planledger/audit"
-	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/datadir"
 	"planledger/eventstore/logkey"
 	"planledger/eventstore/logtree"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
-
-func (f *sourceFlags) client() *audit.Client {
-	return &audit.Client{Server: f.server, Token: f.bearer()}
-}
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
@@ -111,7 +107,7 @@ func (f *sourceFlags) verifyInput(ctx context.Context, exportPath, checkpointPat
 		return audit.ExportInput(file), latest, func() { file.Close() }, nil
 	case f.remote():
 		c := f.client()
-		if in, err = c.Input(ctx); err != nil {
+		if in, err = audit.RemoteInput(ctx, c); err != nil {
 			return in, nil, cleanup, err
 		}
 		latest, err = c.Checkpoint(ctx)
@@ -127,7 +123,7 @@ func (f *sourceFlags) verifyInput(ctx context.Context, exportPath, checkpointPat
 	}
 	// serve keeps its checkpoint in --data, embedded or not; verify holds
 	// it against the replay when it is there.
-	if in, err = audit.LocalInput(ctx, store, filepath.Join(f.dataDir, server.CheckpointFile), time.Now()); err != nil {
+	if in, err = audit.LocalInput(ctx, store, datadir.Dir(f.dataDir).ViewsCheckpoint(), time.Now()); err != nil {
 		store.Close()
 		return in, nil, cleanup, err
 	}
@@ -162,7 +158,7 @@ func (f *sourceFlags) proveTreeTo(latest []byte, v note.Verifier) func(context.C
 		if err != nil {
 			return nil, err
 		}
-		return f.client().ProveTree(ctx, m, c.Size)
+		return audit.ProveTree(ctx, f.client(), m, c.Size)
 	}
 }
 
@@ -179,7 +175,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	opt := audit.ExportOptions{After: *after}
+	opt := archive.ExportOptions{After: *after}
 	if *until != "" {
 		t, err := time.Parse(time.RFC3339Nano, *until)
 		if err != nil {
@@ -190,14 +186,14 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var n int
 	var err error
 	if src.remote() {
-		n, err = src.client().Export(ctx, stdout, opt)
+		n, err = audit.RemoteExport(ctx, src.client(), stdout, opt)
 	} else {
 		store, oerr := src.openStore(ctx)
 		if oerr != nil {
 			return oerr
 		}
 		defer store.Close()
-		n, err = audit.Export(ctx, store, stdout, opt)
+		n, err = archive.Export(ctx, store, stdout, opt)
 	}
 	if err != nil {
 		return err
@@ -234,10 +230,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer f.Close()
 		in = f
 	}
-	var res audit.ImportResult
+	var res archive.ImportResult
 	var err error
 	if src.remote() {
-		res, err = src.client().Import(ctx, in)
+		err = src.client().Import(ctx, in, &res)
 	} else {
 		src.create = true
 		store, oerr := src.openStore(ctx)
@@ -248,7 +244,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if store.Key() == nil {
 			return fmt.Errorf("no log key at %s: an import keeps each record's proof that its ledger wrote it, so it needs that ledger's key: copy the exported ledger's %s there, or give --log-key FILE", src.keyFile(), logkey.FileName)
 		}
-		res, err = audit.Import(ctx, store, in, stderr)
+		res, err = archive.Import(ctx, store, in, stderr)
 	}
 	if err != nil {
 		return err

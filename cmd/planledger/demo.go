@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
+	"planledger/cmd/planledger/client"
 	"strings"
 	"time"
 )
@@ -29,12 +28,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if src.bearer() == "" {
 		return fmt.Errorf("--token is required: the admin token serve printed on first start")
 	}
+	c := client.New(src.server, src.bearer())
 	d := newDemo()
 	// Societies first: everything else names one.
 	stats := demoStats{}
 	for _, phase := range [][]demoBatch{d.societies, d.rest} {
 		for _, b := range phase {
-			if err := stats.post(ctx, src, b); err != nil {
+			if err := stats.post(ctx, c, b); err != nil {
 				return err
 			}
 		}
@@ -43,43 +43,29 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-var demoClient = &http.Client{Timeout: 2 * time.Minute}
-
 type demoStats struct{ batches, created, existing int }
 
-func (s *demoStats) post(ctx context.Context, src sourceFlags, b demoBatch) error {
-	body, err := json.Marshal(b)
-	if err != nil {
-		return err
-	}
-	url := strings.TrimRight(src.server, "/") + "/v1/events"
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
+// post posts one batch; the client tries a 503 again with the same ids
+// (stored at most once).
+func (s *demoStats) post(ctx context.Context, c *client.Client, b demoBatch) error {
+	events := make([]json.RawMessage, len(b))
+	for i := range b {
+		var err error
+		if events[i], err = json.Marshal(b[i]); err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+src.bearer())
-		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-		resp, err := demoClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("post to %s: %w", url, err)
-		}
-		reply, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusCreated:
-			s.created += len(b)
-		case resp.StatusCode == http.StatusOK:
-			s.existing += len(b)
-		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 5:
-			time.Sleep(2 * time.Second) // the same ids again: stored at most once
-			continue
-		default:
-			return fmt.Errorf("batch for %s: %s: %s", b[0].Subject, resp.Status, reply)
-		}
-		s.batches++
-		return nil
 	}
+	res, err := c.PostEvents(ctx, events, true)
+	if err != nil {
+		return fmt.Errorf("batch for %s: %w", b[0].Subject, err)
+	}
+	if res.Created {
+		s.created += len(b)
+	} else {
+		s.existing += len(b)
+	}
+	s.batches++
+	return nil
 }
 
 type demoEvent struct {

@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
+	"planledger/cmd/planledger/client"
+	"planledger/cmd/planledger/datadir"
 	"planledger/eventstore"
 )
 
@@ -49,7 +48,7 @@ func (f *sourceFlags) openStore(ctx context.Context) (*eventstore.Store, error) 
 	cfg := f.config()
 	cfg.Audit = f.audit
 	if cfg.URL == "" && !f.create {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "jetstream")); err != nil {
+		if _, err := os.Stat(datadir.Dir(cfg.DataDir).JetStream()); err != nil {
 			return nil, fmt.Errorf("no ledger in %s (no jetstream folder); give --data, --nats-url or --server", cfg.DataDir)
 		}
 	}
@@ -60,32 +59,15 @@ func (f *sourceFlags) openStore(ctx context.Context) (*eventstore.Store, error) 
 	return s, err
 }
 
-// apiGet GETs path from the --server API into v.
-func (f *sourceFlags) apiGet(ctx context.Context, path string, q url.Values, v any) error {
-	u := strings.TrimRight(f.server, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+f.bearer())
-	client := &http.Client{Timeout: 5 * time.Minute}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return json.Unmarshal(body, v)
+// client reaches the --server API. A read of a large log streams for
+// long, so the bound on one request is generous.
+func (f *sourceFlags) client() *client.Client {
+	c := client.New(f.server, f.bearer())
+	c.HTTP = readerHTTP
+	return c
 }
+
+var readerHTTP = &http.Client{Timeout: 6 * time.Hour}
 
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/datadir"
+	"planledger/cmd/planledger/viewdoc"
 	"planledger/projections"
 )
 
@@ -49,9 +49,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := map[string]any{}
 	if src.remote() {
 		q := url.Values{"as_of": {asOf.Format(time.RFC3339Nano)}, "axis": {string(axis)}}
+		c := src.client()
 		for _, name := range names {
 			var v map[string]any
-			if err := src.apiGet(ctx, "/v1/views/"+name, q, &v); err != nil {
+			if err := c.GetJSON(ctx, "/v1/views/"+name, q, &v); err != nil {
 				return err
 			}
 			out[name] = v
@@ -64,7 +65,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer store.Close()
 		var views *projections.Views
 		if axis == projections.AxisRecorded && src.natsURL == "" {
-			views, err = projections.ReplayWithSnapshots(ctx, store, filepath.Join(src.dataDir, server.SnapshotDir), asOf)
+			views, err = projections.ReplayWithSnapshots(ctx, store, datadir.Dir(src.dataDir).ViewsHistory(), asOf)
 		} else {
 			views, err = projections.Replay(ctx, store, asOf, axis)
 		}
@@ -76,7 +77,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
-			if out[name], err = server.WithAsOf(v, asOf, axis); err != nil {
+			if out[name], err = viewdoc.WithAsOf(v, asOf, axis); err != nil {
 				return err
 			}
 		}

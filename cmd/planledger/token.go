@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"planledger/cmd/planledger/client"
+	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
 )
@@ -63,7 +63,7 @@ func (f *tokensFileFlags) path() string {
 	if f.tokens != "" {
 		return f.tokens
 	}
-	return filepath.Join(f.data, server.AdminTokensFile)
+	return datadir.Dir(f.data).Tokens()
 }
 
 // societiesFlag is the repeatable --society.

@@ -12,7 +12,7 @@ import (
 	"strconv"
 
 	"planledger/cmd/planledger/audit"
-	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/viewdoc"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -165,7 +165,7 @@ func runCheckView(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	var sv server.SignedView
+	var sv viewdoc.Signed
 	if err := json.Unmarshal(data, &sv); err != nil || sv.Note == "" {
 		return fmt.Errorf("%s is not a signed view (the reply of GET /v1/views/{view}?signed=1): %v", fs.Arg(0), err)
 	}
@@ -238,7 +238,7 @@ func replayView(ctx context.Context, in audit.Input, n logtree.ViewNote) ([]byte
 		return nil, err
 	}
 	if !n.AsOf.IsZero() {
-		if out, err = server.WithAsOf(out, n.AsOf, projections.Axis(n.Axis)); err != nil {
+		if out, err = viewdoc.WithAsOf(out, n.AsOf, projections.Axis(n.Axis)); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"planledger/cmd/planledger/archive"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -76,19 +77,6 @@ func (f Finding) String() string {
 	return b.String()
 }
 
-// LogInfo is what the stream says about itself.
-type LogInfo struct {
-	Stream         string   `json:"stream"`
-	ConfigProblems []string `json:"config_problems"`
-	FirstSequence  uint64   `json:"first_sequence"`
-	LastSequence   uint64   `json:"last_sequence"`
-	Messages       uint64   `json:"messages"`
-	// Acknowledged is the highest sequence a carrier of the acknowledged
-	// mark names (AcknowledgedBy says which): the log must reach it.
-	Acknowledged   uint64   `json:"acknowledged,omitempty"`
-	AcknowledgedBy []string `json:"acknowledged_by,omitempty"`
-}
-
 // Reference is a saved or live state of the views to hold against a
 // replay from scratch: the checkpoint, or a running server's views.
 type Reference struct {
@@ -100,7 +88,7 @@ type Reference struct {
 
 // Input is a log to verify.
 type Input struct {
-	Info LogInfo
+	Info archive.LogInfo
 	// Each calls fn with every stored record in sequence order, with its
 	// line (the leaf of the log's tree); a record that did not decode
 	// comes with decodeErr set and only its sequence and line.

@@ -5,8 +5,9 @@
 // it asks for, and turns a problem reply into a *Problem that says in
 // plain words what was wrong.
 //
-// post and token use it; the readers of replay, verify, export and import
-// and the demo are to move onto it, so that one client knows the API.
+// Every command that talks to a running ledger uses it: post, token,
+// demo, and the readers of replay, verify, export, import, prove and
+// check-view.
 package client
 
 import (
@@ -104,7 +105,10 @@ type Request struct {
 	Path  string
 	Query url.Values
 	// Body is sent as is (and again on a retry).
-	Body        []byte
+	Body []byte
+	// Stream, if set, is sent instead of Body, once: a reply asking to
+	// try again is an error.
+	Stream      io.Reader
 	ContentType string
 	Accept      string
 	// Token, if set, is sent instead of the client's.
@@ -122,6 +126,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 	retries := c.Retries
 	if retries == 0 {
 		retries = 5
+	}
+	if r.Stream != nil {
+		retries = -1 // a stream cannot be sent again
 	}
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, u, r)
@@ -144,11 +151,15 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 }
 
 func (c *Client) send(ctx context.Context, u string, r Request) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(r.Body))
+	var body io.Reader = bytes.NewReader(r.Body)
+	if r.Stream != nil {
+		body = r.Stream
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, u, body)
 	if err != nil {
 		return nil, err
 	}
-	if r.Body == nil {
+	if r.Body == nil && r.Stream == nil {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	token := r.Token

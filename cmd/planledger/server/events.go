@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"planledger/cmd/planledger/ledger"
 	"planledger/domain"
 	"planledger/eventstore"
 )
@@ -121,7 +122,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, who *Principal, 
 		tooMany(w, wait, fmt.Sprintf("%s has appended its %d events a day", who.Name, who.Limits.EventsPerDay))
 		return eventstore.Result{}, false
 	}
-	res, err := s.ledger.Submit(r.Context(), who, subs, batch)
+	res, err := s.ledger.Submit(r.Context(), ledger.Request{Submitter: who.Name, Scope: who, Events: subs, Batch: batch})
 	if err != nil || res.Duplicate {
 		giveBack() // nothing was appended
 	}

@@ -12,16 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"planledger/cmd/planledger/datadir"
+	"planledger/cmd/planledger/ledger"
 	"planledger/domain"
 	"planledger/eventstore"
-	"planledger/eventstore/logkey"
 	"planledger/eventstore/logtree"
 	"planledger/projections"
 )
@@ -83,7 +83,9 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	store  *eventstore.Store
-	ledger *Ledger
+	ledger *ledger.Ledger
+	// data is the data folder.
+	data   datadir.Dir
 	tokens *tokenSource
 	views  *projections.Runner
 	ln     net.Listener
@@ -122,7 +124,7 @@ type Server struct {
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = withDefaults(cfg)
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1), viewsDone: make(chan struct{}),
-		gatherer: cfg.Registry, registerer: cfg.Registry}
+		gatherer: cfg.Registry, registerer: cfg.Registry, data: datadir.Dir(cfg.DataDir)}
 	s.metrics = newMetrics(cfg.Registry)
 	s.replays = newReplayLimiter(cfg.MaxReplays, cfg.ReplayWait)
 	s.limits = newLimiters()
@@ -158,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		// first start, in the data folder unless given.
 		cfg.Store.CreateKey = true
 		if cfg.Store.KeyFile == "" && cfg.Store.URL != "" {
-			cfg.Store.KeyFile = filepath.Join(cfg.DataDir, logkey.FileName)
+			cfg.Store.KeyFile = s.data.LogKey()
 		}
 	}
 	if s.store, err = eventstore.Open(ctx, cfg.Store); err != nil {
@@ -166,18 +168,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Never reuse an acknowledged sequence: a log shorter than what the
 	// views' checkpoint (or the store's own mark) saw is refused.
-	if err := s.store.CheckAcknowledged(ctx, projections.CheckpointCarrier(filepath.Join(cfg.DataDir, CheckpointFile), s.store)); err != nil {
+	if err := s.store.CheckAcknowledged(ctx, projections.CheckpointCarrier(s.data.ViewsCheckpoint(), s.store)); err != nil {
 		return nil, err
 	}
 	if s.tokens, err = s.openTokens(); err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	s.ledger = NewLedger(s.store, s.log, cfg.CacheSize)
-	s.ledger.snaps = newAggSnapshots(cfg.DataDir, s.store, s.log)
-	s.ledger.observe = s.metrics.observeAppend
-	if cfg.UnavailableRetry != 0 {
-		s.ledger.retryBudget = max(cfg.UnavailableRetry, 0)
-	}
+	s.ledger = ledger.New(s.store, ledger.Config{CacheSize: cfg.CacheSize, RetryBudget: cfg.UnavailableRetry,
+		SnapshotDir: s.data.AggregateSnapshots(), Logger: s.log, Observe: s.metrics.observeAppend})
 	if !cfg.NoShippedPlan {
 		if err := s.publishShippedPlan(ctx); err != nil {
 			return nil, err
@@ -260,8 +258,8 @@ func checkListen(addr string) error {
 func (s *Server) openTokens() (*tokenSource, error) {
 	path := s.cfg.TokensFile
 	if path == "" {
-		path = filepath.Join(s.cfg.DataDir, AdminTokensFile)
-		token, err := EnsureAdminToken(s.cfg.DataDir)
+		path = s.data.Tokens()
+		token, err := EnsureAdminToken(s.data)
 		if err != nil {
 			return nil, err
 		}
@@ -276,8 +274,8 @@ func (s *Server) openTokens() (*tokenSource, error) {
 // (so that the first reply already reflects the log) and keeps them
 // following the log.
 func (s *Server) openViews(ctx context.Context) error {
-	s.views = projections.NewRunner(s.store, s.log, filepath.Join(s.cfg.DataDir, CheckpointFile))
-	s.views.KeepSnapshots(filepath.Join(s.cfg.DataDir, SnapshotDir))
+	s.views = projections.NewRunner(s.store, s.log, s.data.ViewsCheckpoint())
+	s.views.KeepSnapshots(s.data.ViewsHistory())
 	s.views.OnForeign = s.logForeign
 	if err := s.views.Open(ctx); err != nil {
 		return fmt.Errorf("views: %w", err)
@@ -323,7 +321,7 @@ func (s *Server) publishShippedPlan(ctx context.Context) error {
 		return domain.Invalid("the shipped 2021 plan", probs...)
 	}
 	system := &Principal{Name: "planledger", Role: RoleAdmin}
-	res, err := s.ledger.Submit(ctx, system, []domain.Submission{sub}, false)
+	res, err := s.ledger.Submit(ctx, ledger.Request{Submitter: system.Name, Scope: system, Events: []domain.Submission{sub}})
 	if err != nil {
 		return fmt.Errorf("publish the shipped 2021 plan: %w", err)
 	}
@@ -376,7 +374,7 @@ func (s *Server) closeStore() {
 		s.stopTree = nil
 	}
 	if s.ledger != nil {
-		s.ledger.snaps.wait()
+		s.ledger.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
@@ -403,12 +401,6 @@ func (s *Server) openTree(ctx context.Context) error {
 	}()
 	return nil
 }
-
-// CheckpointFile is the views' checkpoint in the data folder.
-const CheckpointFile = "views.checkpoint.json.gz"
-
-// SnapshotDir holds the views as they stood along the log, for "as of".
-const SnapshotDir = "views-history"
 
 // Tree is the log's Merkle tree, as this instance follows it.
 func (s *Server) Tree() *logtree.Tree { return s.tree }

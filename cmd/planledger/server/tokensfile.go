@@ -13,13 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"planledger/cmd/planledger/datadir"
 	"planledger/eventstore/atomicfile"
 )
-
-// AdminTokensFile is the tokens file in the data folder: serve creates it
-// with an admin token on first start when no --tokens file is given, and
-// planledger token edits it by default.
-const AdminTokensFile = "tokens.json"
 
 // readTokens reads and checks a tokens file.
 func readTokens(path string) ([]byte, *Tokens, error) {
@@ -80,18 +76,18 @@ func ReadTokensFile(path string) (TokensFile, error) {
 	return f, jsonUnmarshalStrict(b, &f)
 }
 
-// EnsureAdminToken creates dir/tokens.json with a new admin token and
-// returns the token (the only moment it exists in clear), or returns ""
-// if the file exists already.
-func EnsureAdminToken(dir string) (string, error) {
-	if _, err := os.Stat(filepath.Join(dir, AdminTokensFile)); err == nil {
+// EnsureAdminToken creates the data folder's tokens file with a new admin
+// token and returns the token (the only moment it exists in clear), or
+// returns "" if the file exists already.
+func EnsureAdminToken(dir datadir.Dir) (string, error) {
+	if _, err := os.Stat(dir.Tokens()); err == nil {
 		return "", nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(string(dir), 0o750); err != nil {
 		return "", err
 	}
 	var token string
-	err := EditTokensFile(filepath.Join(dir, AdminTokensFile), func(f *TokensFile) error {
+	err := EditTokensFile(dir.Tokens(), func(f *TokensFile) error {
 		if len(f.Tokens) > 0 {
 			return ErrNoChange // made by another start, or by planledger token
 		}

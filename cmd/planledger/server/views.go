@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"planledger/cmd/planledger/viewdoc"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -147,7 +148,7 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		s.fail(w, r, err)
 		return
 	}
-	body, err := WithAsOf(out, t, axis)
+	body, err := viewdoc.WithAsOf(out, t, axis)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -157,14 +158,6 @@ func (s *Server) serveAsOf(w http.ResponseWriter, r *http.Request, name string, 
 		return
 	}
 	writeView(w, r, etag, body)
-}
-
-// SignedView is the reply of a view asked for with signed=1: the view, and
-// a note signed with the log key stating what it was computed from and
-// the SHA-256 of its canonical JSON (domain.CanonicalJSON).
-type SignedView struct {
-	View json.RawMessage `json:"view"`
-	Note string          `json:"note"`
 }
 
 // writeSignedView signs n for view, once the log's tree reaches the
@@ -196,20 +189,5 @@ func (s *Server) writeSignedView(w http.ResponseWriter, r *http.Request, view an
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SignedView{View: raw, Note: string(note)})
-}
-
-// WithAsOf adds "as_of" and "axis" to a rendered view.
-func WithAsOf(view any, t time.Time, axis projections.Axis) (map[string]any, error) {
-	b, err := json.Marshal(view)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, errors.New("view is not an object")
-	}
-	m["as_of"] = t.Format(time.RFC3339Nano)
-	m["axis"] = string(axis)
-	return m, nil
+	writeJSON(w, http.StatusOK, viewdoc.Signed{View: raw, Note: string(note)})
 }

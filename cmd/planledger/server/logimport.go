@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"path/filepath"
 	"time"
 
-	"planledger/cmd/planledger/audit"
+	"planledger/cmd/planledger/archive"
 	"planledger/domain"
 	"planledger/projections"
 )
@@ -18,7 +17,7 @@ const maxImportBody = 1 << 30
 
 // handleLog describes the stream, for verify --server.
 func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	info, err := audit.StoreInfo(r.Context(), s.store, projections.CheckpointCarrier(filepath.Join(s.cfg.DataDir, CheckpointFile), s.store))
+	info, err := archive.StoreInfo(r.Context(), s.store, projections.CheckpointCarrier(s.data.ViewsCheckpoint(), s.store))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -41,7 +40,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, who *Princ
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(time.Hour))
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Hour))
-	res, err := audit.Import(r.Context(), s.store, http.MaxBytesReader(w, r.Body, maxImportBody), nil)
+	res, err := archive.Import(r.Context(), s.store, http.MaxBytesReader(w, r.Body, maxImportBody), nil)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("over %d bytes: import through --data or --nats-url, or in parts (export --after)", maxImportBody))

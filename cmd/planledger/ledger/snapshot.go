@@ -1,11 +1,13 @@
-package server
+package ledger
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -22,31 +24,61 @@ import (
 // would otherwise be read (and folded) again from the log by the first
 // append after a restart or an eviction from the cache, and its whole
 // history copied for each batch. Each time an aggregate's version passes
-// a multiple of aggSnapshotEvery, the command path writes its snapshot
+// a multiple of snapshotEvery, the command path writes its snapshot
 // (domain.Snapshot: the folded state and the events' ids, not the events)
 // to the data folder, in the background; loading the aggregate then reads
 // the snapshot and the records after it only. A snapshot of another log,
-// or one the log does not bear out (its last record is not the one it
-// names), is passed over.
+// one the log does not bear out (its last record is not the one it
+// names), or one of another format is passed over: the aggregate is read
+// from the log, and snapshotted again at its next multiple.
 
-// AggregateSnapshotDir holds the snapshots in the data folder, one file
-// per aggregate: TYPE/ID.json.gz.
-const AggregateSnapshotDir = "aggregate-snapshots"
+// snapshotEvery is how many events apart an aggregate's snapshots are.
+const snapshotEvery = 1000
 
-// aggSnapshotEvery is how many events apart an aggregate's snapshots are.
-const aggSnapshotEvery = 1000
+// SnapshotFormat is the version of the snapshot files' format. A file of
+// another version is never read past its "format": the aggregate is
+// rebuilt from the log instead. Bump it whenever the file's JSON changes
+// (domain.Snapshot's, or the state structs' fields and tags):
+// TestSnapshotGolden fails until testdata/ holds the new format's file.
+const SnapshotFormat = 1
 
-const aggSnapshotFormat = 1
-
-type aggSnapshotFile struct {
+// snapshotFile is a snapshot on disk (gzipped JSON).
+type snapshotFile struct {
 	Format        int             `json:"format"`
 	Stream        string          `json:"stream"`
 	StreamCreated time.Time       `json:"stream_created"`
 	Aggregate     domain.Snapshot `json:"aggregate"`
 }
 
-// aggSnapshots reads and writes the snapshots of one data folder.
-type aggSnapshots struct {
+// encodeSnapshot writes f as the file's JSON.
+func encodeSnapshot(w io.Writer, f snapshotFile) error {
+	return json.NewEncoder(w).Encode(f)
+}
+
+// decodeSnapshot reads a file's JSON: its format first, and the rest
+// only in this version's format, strictly (a field the format does not
+// have is an error, not a field passed over).
+func decodeSnapshot(raw []byte) (snapshotFile, error) {
+	var head struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return snapshotFile{}, err
+	}
+	if head.Format != SnapshotFormat {
+		return snapshotFile{}, fmt.Errorf("format %d; this version reads format %d", head.Format, SnapshotFormat)
+	}
+	var f snapshotFile
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return snapshotFile{}, fmt.Errorf("format %d, but: %w", SnapshotFormat, err)
+	}
+	return f, nil
+}
+
+// snapshots reads and writes the snapshots of one folder.
+type snapshots struct {
 	dir   string
 	store *eventstore.Store
 	log   *slog.Logger
@@ -56,22 +88,22 @@ type aggSnapshots struct {
 	writing sync.Map
 }
 
-func newAggSnapshots(dataDir string, store *eventstore.Store, log *slog.Logger) *aggSnapshots {
-	return &aggSnapshots{dir: filepath.Join(dataDir, AggregateSnapshotDir), store: store, log: log}
+func newSnapshots(dir string, store *eventstore.Store, log *slog.Logger) *snapshots {
+	return &snapshots{dir: dir, store: store, log: log}
 }
 
-func (s *aggSnapshots) path(ref domain.Ref) string {
+func (s *snapshots) path(ref domain.Ref) string {
 	return filepath.Join(s.dir, string(ref.Type), ref.ID+".json.gz") // ids are slugs
 }
 
-// due says whether an aggregate that went from version before to after
-// passed a multiple of aggSnapshotEvery.
+// snapshotDue says whether an aggregate that went from version before to
+// after passed a multiple of snapshotEvery.
 func snapshotDue(before, after uint64) bool {
-	return after/aggSnapshotEvery > before/aggSnapshotEvery
+	return after/snapshotEvery > before/snapshotEvery
 }
 
 // save writes a's snapshot in the background (nothing without a folder).
-func (s *aggSnapshots) save(a *domain.Aggregate) {
+func (s *snapshots) save(a *domain.Aggregate) {
 	if s == nil {
 		return
 	}
@@ -93,7 +125,7 @@ func (s *aggSnapshots) save(a *domain.Aggregate) {
 	}()
 }
 
-func (s *aggSnapshots) write(ref domain.Ref, snap domain.Snapshot) error {
+func (s *snapshots) write(ref domain.Ref, snap domain.Snapshot) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	info, err := s.store.StreamInfo(ctx)
@@ -104,10 +136,10 @@ func (s *aggSnapshots) write(ref domain.Ref, snap domain.Snapshot) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	f := aggSnapshotFile{Format: aggSnapshotFormat, Stream: info.Config.Name, StreamCreated: info.Created, Aggregate: snap}
+	f := snapshotFile{Format: SnapshotFormat, Stream: info.Config.Name, StreamCreated: info.Created, Aggregate: snap}
 	return atomicfile.Write(path, func(w *os.File) error {
 		zw := gzip.NewWriter(w)
-		if err := json.NewEncoder(zw).Encode(f); err != nil {
+		if err := encodeSnapshot(zw, f); err != nil {
 			return err
 		}
 		return zw.Close()
@@ -116,7 +148,7 @@ func (s *aggSnapshots) write(ref domain.Ref, snap domain.Snapshot) error {
 
 // load returns the aggregate of ref restored from its snapshot, if there
 // is one this log bears out; the store is given the same state.
-func (s *aggSnapshots) load(ctx context.Context, ref domain.Ref) (*domain.Aggregate, bool) {
+func (s *snapshots) load(ctx context.Context, ref domain.Ref) (*domain.Aggregate, bool) {
 	if s == nil {
 		return nil, false
 	}
@@ -139,19 +171,14 @@ func (s *aggSnapshots) load(ctx context.Context, ref domain.Ref) (*domain.Aggreg
 	return a, true
 }
 
-// read reads and checks ref's snapshot.
-func (s *aggSnapshots) read(ctx context.Context, ref domain.Ref) (domain.Snapshot, error) {
-	f, err := os.Open(s.path(ref))
+// read reads ref's snapshot and checks it against the log.
+func (s *snapshots) read(ctx context.Context, ref domain.Ref) (domain.Snapshot, error) {
+	raw, err := readGzip(s.path(ref))
 	if err != nil {
 		return domain.Snapshot{}, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	file, err := decodeSnapshot(raw)
 	if err != nil {
-		return domain.Snapshot{}, err
-	}
-	var file aggSnapshotFile
-	if err := json.NewDecoder(zr).Decode(&file); err != nil {
 		return domain.Snapshot{}, err
 	}
 	info, err := s.store.StreamInfo(ctx)
@@ -159,10 +186,7 @@ func (s *aggSnapshots) read(ctx context.Context, ref domain.Ref) (domain.Snapsho
 		return domain.Snapshot{}, err
 	}
 	snap := file.Aggregate
-	switch {
-	case file.Format != aggSnapshotFormat:
-		return snap, fmt.Errorf("format %d; this version reads format %d", file.Format, aggSnapshotFormat)
-	case file.Stream != info.Config.Name || !file.StreamCreated.Equal(info.Created):
+	if file.Stream != info.Config.Name || !file.StreamCreated.Equal(info.Created) {
 		return snap, fmt.Errorf("it was taken from another log (stream %s created %s)", file.Stream, file.StreamCreated.Format(time.RFC3339Nano))
 	}
 	rec, err := s.store.Get(ctx, snap.LastSequence)
@@ -175,8 +199,22 @@ func (s *aggSnapshots) read(ctx context.Context, ref domain.Ref) (domain.Snapsho
 	return snap, nil
 }
 
+// readGzip reads a gzipped file whole.
+func readGzip(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
+
 // wait waits for the snapshots being written.
-func (s *aggSnapshots) wait() {
+func (s *snapshots) wait() {
 	if s != nil {
 		s.wg.Wait()
 	}

@@ -1,22 +1,27 @@
-package audit
+// Package archive copies a ledger's log out and back in: Export writes it
+// as NDJSON, one record a line (the leaves of the log's tree), and Import
+// restores such a file in place, sequence for sequence. StoreInfo
+// describes the stream that holds the log (GET /v1/log, and what verify
+// starts from).
+package archive
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"planledger/domain"
 	"planledger/eventstore"
 )
 
-// maxLine bounds one NDJSON record: a record is at most an event under the
+// MaxLine bounds one NDJSON record: a record is at most an event under the
 // default 1 MiB body limit plus its envelope.
-const maxLine = 4 << 20
+const MaxLine = 4 << 20
 
 // ExportOptions cut the exported log.
 type ExportOptions struct {
@@ -33,33 +38,22 @@ type ExportOptions struct {
 // as stored, for an import to restore. Each line is a leaf of the log's
 // Merkle tree, so an export is the list of the tree's entries.
 func Export(ctx context.Context, s *eventstore.Store, w io.Writer, opt ExportOptions) (int, error) {
-	bw := bufio.NewWriterSize(w, 256<<10)
 	var line []byte
-	n := 0
-	err := s.Each(ctx, opt.After+1, func(rec domain.Record) error {
-		if !opt.UntilRecorded.IsZero() && rec.Foreign == nil && rec.RecordedTime.After(opt.UntilRecorded) {
-			return eventstore.ErrStop
-		}
-		n++
-		line = append(domain.AppendLine(line[:0], &rec), '\n')
-		_, err := bw.Write(line)
-		return err
+	return WriteExport(w, opt, func(emit func([]byte, *domain.Record) error) error {
+		return s.Each(ctx, opt.After+1, func(rec domain.Record) error {
+			line = domain.AppendLine(line[:0], &rec)
+			return emit(line, &rec)
+		})
 	})
-	if err != nil {
-		return n, err
-	}
-	return n, bw.Flush()
 }
 
-// Export writes the log read through the API, as Export does.
-func (c *Client) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
+// WriteExport writes the lines each gives (the records after opt.After,
+// in order, each with its line) as Export does, and says how many.
+func WriteExport(w io.Writer, opt ExportOptions, each func(emit func(line []byte, rec *domain.Record) error) error) (int, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	n := 0
-	err := c.EachRecord(ctx, opt.After, func(line []byte, rec domain.Record, err error) error {
-		if err != nil {
-			return fmt.Errorf("record after sequence %d: %w", opt.After+uint64(n), err)
-		}
-		if !opt.UntilRecorded.IsZero() && rec.RecordedTime.After(opt.UntilRecorded) {
+	err := each(func(line []byte, rec *domain.Record) error {
+		if !opt.UntilRecorded.IsZero() && rec.Foreign == nil && rec.RecordedTime.After(opt.UntilRecorded) {
 			return eventstore.ErrStop
 		}
 		n++
@@ -68,7 +62,7 @@ func (c *Client) Export(ctx context.Context, w io.Writer, opt ExportOptions) (in
 		}
 		return bw.WriteByte('\n')
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, eventstore.ErrStop) {
 		return n, err
 	}
 	return n, bw.Flush()
@@ -102,7 +96,7 @@ func Import(ctx context.Context, s *eventstore.Store, r io.Reader, progress io.W
 	}
 	res.LastSequence = last
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
+	sc.Buffer(make([]byte, 64<<10), MaxLine)
 	order, err := lastRecorded(ctx, s, last)
 	if err != nil {
 		return res, err
@@ -289,16 +283,4 @@ func storedForm(r *domain.Record) (string, map[string][]string, []byte) {
 		return r.Foreign.Subject, r.Foreign.Header, r.Foreign.Body
 	}
 	return eventstore.StoredForm(r)
-}
-
-// Import sends an export to a running ledger's POST /v1/import.
-func (c *Client) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
-	var res ImportResult
-	resp, err := c.do(ctx, http.MethodPost, "/v1/import", nil, r, "application/x-ndjson")
-	if err != nil {
-		return res, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&res)
-	return res, err
 }
