@@ -29,34 +29,34 @@ const (
 func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *Principal) {
 	mode, err := requestMode(r)
 	if err != nil {
-		badRequest(w, http.StatusUnsupportedMediaType, err.Error())
+		problem(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	if p := charsetProblem(r.Header.Get("Content-Type")); p != "" {
-		badRequest(w, http.StatusUnsupportedMediaType, p)
+		problem(w, http.StatusUnsupportedMediaType, p)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes; split the batch", s.cfg.MaxBody))
+			problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes; split the batch", s.cfg.MaxBody))
 			return
 		}
-		badRequest(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		problem(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
 	if len(bytes.TrimSpace(body)) > 0 || mode != modeBinary {
 		if !json.Valid(body) {
-			badRequest(w, http.StatusBadRequest, "the body is not JSON")
+			problem(w, http.StatusBadRequest, "the body is not JSON")
 			return
 		}
 		if p := textProblem(body); p != "" {
-			badRequest(w, http.StatusBadRequest, p)
+			problem(w, http.StatusBadRequest, p)
 			return
 		}
 		if d := jsonDepth(body); d > maxJSONDepth {
-			badRequest(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
+			problem(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
 			return
 		}
 	}
@@ -72,12 +72,12 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		var msg string
 		raws, status, msg = splitEvents(body, batch)
 		if status != 0 {
-			badRequest(w, status, msg)
+			problem(w, status, msg)
 			return
 		}
 	}
 	if len(raws) > eventstore.MaxBatch {
-		badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
+		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
 		return
 	}
 
@@ -221,12 +221,12 @@ type eventsPage struct {
 func pageParams(w http.ResponseWriter, q url.Values, def, most uint64) (after, limit uint64, ok bool) {
 	after, err := uintParam(q.Get("after"), 0)
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, "after: "+err.Error())
+		problem(w, http.StatusBadRequest, "after: "+err.Error())
 		return 0, 0, false
 	}
 	limit, err = uintParam(q.Get("limit"), def)
 	if err != nil || limit < 1 || limit > most {
-		badRequest(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", most))
+		problem(w, http.StatusBadRequest, fmt.Sprintf("limit: want a whole number from 1 to %d", most))
 		return 0, 0, false
 	}
 	return after, limit, true
@@ -243,7 +243,7 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 	if t := q.Get("type"); t != "" {
 		typ = domain.EventType(t)
 		if !typ.Known() {
-			badRequest(w, http.StatusBadRequest, fmt.Sprintf("type: %q is not an event type of the catalogue", t))
+			problem(w, http.StatusBadRequest, fmt.Sprintf("type: %q is not an event type of the catalogue", t))
 			return
 		}
 		filter.Type = typ.Aggregate()
@@ -251,7 +251,7 @@ func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Prin
 	if subj := q.Get("subject"); subj != "" {
 		ref, err := domain.ParseRef(subj)
 		if err != nil {
-			badRequest(w, http.StatusBadRequest, "subject: "+err.Error())
+			problem(w, http.StatusBadRequest, "subject: "+err.Error())
 			return
 		}
 		filter.Ref = &ref
@@ -380,7 +380,7 @@ const maxAggregatePage = 1000
 func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	ref, err := domain.ParseRef(r.PathValue("type") + "/" + r.PathValue("id"))
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, err.Error())
+		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	after, limit, ok := pageParams(w, r.URL.Query(), maxAggregatePage, maxAggregatePage)
@@ -393,7 +393,7 @@ func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *P
 		return
 	}
 	if len(recs) == 0 && after == 0 {
-		badRequest(w, http.StatusNotFound, fmt.Sprintf("%s has no events", ref))
+		problem(w, http.StatusNotFound, fmt.Sprintf("%s has no events", ref))
 		return
 	}
 	page := aggregatePage{Aggregate: ref.String(), Events: recs, NextAfter: after}

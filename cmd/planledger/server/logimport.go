@@ -34,7 +34,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, who *Princ
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != mediaNDJSON {
-		badRequest(w, http.StatusUnsupportedMediaType, "an import is the NDJSON of planledger export, sent as "+mediaNDJSON)
+		problem(w, http.StatusUnsupportedMediaType, "an import is the NDJSON of planledger export, sent as "+mediaNDJSON)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -43,7 +43,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, who *Princ
 	res, err := archive.Import(r.Context(), s.store, http.MaxBytesReader(w, r.Body, maxImportBody), nil)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		badRequest(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("over %d bytes: import through --data or --nats-url, or in parts (export --after)", maxImportBody))
+		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("over %d bytes: import through --data or --nats-url, or in parts (export --after)", maxImportBody))
 		return
 	}
 	if err != nil {

@@ -328,7 +328,7 @@ func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b == nil {
-		badRequest(w, http.StatusNotFound, fmt.Sprintf("%q is not an event type of the catalogue; the types are listed at /openapi.json", t))
+		problem(w, http.StatusNotFound, fmt.Sprintf("%q is not an event type of the catalogue; the types are listed at /openapi.json", t))
 		return
 	}
 	w.Header().Set("Content-Type", "application/schema+json")

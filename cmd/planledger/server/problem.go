@@ -91,7 +91,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, p)
 }
 
-func badRequest(w http.ResponseWriter, status int, detail string) {
+// problem answers a request with status (any error status: 400, 401,
+// 404, 413, 415, ...) and a plain problem saying detail.
+func problem(w http.ResponseWriter, status int, detail string) {
 	writeProblem(w, Problem{Status: status, Detail: detail})
 }
 

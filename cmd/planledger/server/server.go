@@ -649,13 +649,13 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) 
 		token, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger"`)
-			badRequest(w, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
+			problem(w, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
 			return
 		}
 		p, ok := s.tokens.current().Authenticate(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger", error="invalid_token"`)
-			badRequest(w, http.StatusUnauthorized, "the bearer token is not known")
+			problem(w, http.StatusUnauthorized, "the bearer token is not known")
 			return
 		}
 		if wait := s.limits.request(p); wait > 0 {

@@ -44,7 +44,7 @@ func (s *Server) handleLogKey(w http.ResponseWriter, r *http.Request, _ *Princip
 func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	_, signed, at, ok := s.tree.Latest()
 	if !ok {
-		badRequest(w, http.StatusNotFound, "no checkpoint has been signed yet; one is within a second of the first record")
+		problem(w, http.StatusNotFound, "no checkpoint has been signed yet; one is within a second of the first record")
 		return
 	}
 	w.Header().Set("Last-Modified", at.UTC().Format(http.TimeFormat))
@@ -62,7 +62,7 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request, _ *Principal
 		t, err = tlog.ParseTilePath("tile/8/" + strings.TrimPrefix(path, "tile/"))
 	}
 	if err != nil || t.H != logtree.TileHeight {
-		badRequest(w, http.StatusNotFound, fmt.Sprintf("%q is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], C2SP tlog-tiles)", path))
+		problem(w, http.StatusNotFound, fmt.Sprintf("%q is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], C2SP tlog-tiles)", path))
 		return
 	}
 	var data []byte
@@ -72,7 +72,7 @@ func (s *Server) handleTile(w http.ResponseWriter, r *http.Request, _ *Principal
 		data, err = s.tree.Tile(r.Context(), t.L, t.N, t.W)
 	}
 	if errors.Is(err, logtree.ErrNoTile) {
-		badRequest(w, http.StatusNotFound, err.Error())
+		problem(w, http.StatusNotFound, err.Error())
 		return
 	}
 	if err != nil {
@@ -130,12 +130,12 @@ func (s *Server) checkpointFor(r *http.Request, n int64) (logtree.Checkpoint, []
 func (s *Server) handleRecordProof(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || seq == 0 {
-		badRequest(w, http.StatusBadRequest, "the sequence is a whole number from 1")
+		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
 		return
 	}
 	size, err := uintParam(r.URL.Query().Get("size"), 0)
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, "size: "+err.Error())
+		problem(w, http.StatusBadRequest, "size: "+err.Error())
 		return
 	}
 	c, signed, err := s.checkpointFor(r, int64(size))
@@ -178,12 +178,12 @@ func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *Prin
 	q := r.URL.Query()
 	from, err := uintParam(q.Get("from"), 0)
 	if err != nil || from == 0 {
-		badRequest(w, http.StatusBadRequest, "from: the earlier tree size, a whole number from 1")
+		problem(w, http.StatusBadRequest, "from: the earlier tree size, a whole number from 1")
 		return
 	}
 	to, err := uintParam(q.Get("to"), 0)
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, "to: "+err.Error())
+		problem(w, http.StatusBadRequest, "to: "+err.Error())
 		return
 	}
 	c, signed, err := s.checkpointFor(r, int64(to))
@@ -217,7 +217,7 @@ func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *Prin
 func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || seq == 0 {
-		badRequest(w, http.StatusBadRequest, "the sequence is a whole number from 1")
+		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
 		return
 	}
 	rec, err := s.store.Get(r.Context(), seq)

@@ -21,32 +21,32 @@ import (
 func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	name := r.PathValue("view")
 	if !slices.Contains(projections.ViewNames, name) {
-		badRequest(w, http.StatusNotFound, fmt.Sprintf("no view %q; the views are %v", name, projections.ViewNames))
+		problem(w, http.StatusNotFound, fmt.Sprintf("no view %q; the views are %v", name, projections.ViewNames))
 		return
 	}
 	q := r.URL.Query()
 	minSeq, err := uintParam(q.Get("min_sequence"), 0)
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, "min_sequence: "+err.Error())
+		problem(w, http.StatusBadRequest, "min_sequence: "+err.Error())
 		return
 	}
 	axis, err := projections.ParseAxis(q.Get("axis"))
 	if err != nil {
-		badRequest(w, http.StatusBadRequest, err.Error())
+		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	signed := q.Get("signed") == "1"
 	if asOf := q.Get("as_of"); asOf != "" {
 		t, err := time.Parse(time.RFC3339Nano, asOf)
 		if err != nil {
-			badRequest(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 timestamp (2021-12-31T23:59:59+08:00)", asOf))
+			problem(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 timestamp (2021-12-31T23:59:59+08:00)", asOf))
 			return
 		}
 		s.serveAsOf(w, r, name, t, axis, signed)
 		return
 	}
 	if q.Has("axis") {
-		badRequest(w, http.StatusBadRequest, "axis goes with as_of")
+		problem(w, http.StatusBadRequest, "axis goes with as_of")
 		return
 	}
 	if minSeq > 0 {
