@@ -103,6 +103,30 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 	})
 }
 
+// statusRecorder remembers the status a handler wrote, for the request's
+// log line (the metrics are promhttp's, per route).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // routeMisses answers a request no route takes with a problem: 404, or
 // 405 with Allow when the path is served with other methods.
 func routeMisses(mux *http.ServeMux) http.Handler {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"planledger/domain"
 	"planledger/eventstore"
@@ -22,7 +24,6 @@ type metrics struct {
 	appended      *prometheus.CounterVec
 	appendSeconds prometheus.Histogram
 	batchEvents   prometheus.Histogram
-	rejected      *prometheus.CounterVec
 	requests      *prometheus.CounterVec
 	requestSecs   *prometheus.HistogramVec
 }
@@ -40,9 +41,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "planledger_append_batch_events", Help: "Events per append (1 for a single event, up to 1000 for a batch).",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "planledger_appends_rejected_total", Help: "POST /v1/events requests refused, by reason.",
-		}, []string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "planledger_http_requests_total", Help: "HTTP requests, by route and status code.",
 		}, []string{"route", "code"}),
@@ -51,11 +49,61 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.appended, m.appendSeconds, m.batchEvents, m.rejected, m.requests, m.requestSecs)
-	for _, r := range rejectionReasons {
-		m.rejected.WithLabelValues(r) // every reason present from the start, so rate() works
-	}
+	reg.MustRegister(m.appended, m.appendSeconds, m.batchEvents, m.requests, m.requestSecs, rejections{m.requests})
 	return m
+}
+
+// instrument counts and times a route; pattern is its label.
+func (m *metrics) instrument(pattern string, h http.Handler) http.Handler {
+	route := prometheus.Labels{"route": pattern}
+	return promhttp.InstrumentHandlerDuration(m.requestSecs.MustCurryWith(route),
+		promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(route), h))
+}
+
+// routePostEvents is the route whose refusals
+// planledger_appends_rejected_total counts.
+const routePostEvents = "POST /v1/events"
+
+// rejections is planledger_appends_rejected_total, read at each scrape
+// from the requests POST /v1/events answered with 400 or above, by
+// reason; every reason is there from the start, so rate() works.
+type rejections struct{ requests *prometheus.CounterVec }
+
+var descRejected = prometheus.NewDesc("planledger_appends_rejected_total", "POST /v1/events requests refused, by reason.", []string{"reason"}, nil)
+
+func (r rejections) Describe(ch chan<- *prometheus.Desc) { ch <- descRejected }
+
+func (r rejections) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]float64{}
+	for _, reason := range rejectionReasons {
+		counts[reason] = 0
+	}
+	requests := make(chan prometheus.Metric)
+	go func() {
+		r.requests.Collect(requests)
+		close(requests)
+	}()
+	for m := range requests {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			continue
+		}
+		var route, code string
+		for _, l := range pb.GetLabel() {
+			switch l.GetName() {
+			case "route":
+				route = l.GetValue()
+			case "code":
+				code = l.GetValue()
+			}
+		}
+		if status, err := strconv.Atoi(code); err == nil && route == routePostEvents && status >= 400 {
+			counts[rejectionReason(status)] += pb.GetCounter().GetValue()
+		}
+	}
+	for reason, n := range counts {
+		ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, n, reason)
+	}
 }
 
 // rejectionReasons are the values of planledger_appends_rejected_total's
@@ -97,47 +145,6 @@ func (m *metrics) observeAppend(took time.Duration, res eventstore.Result) {
 	}
 	for i := range res.Records {
 		m.appended.WithLabelValues(res.Records[i].Type).Inc()
-	}
-}
-
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach Flush and deadlines.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// instrument counts and times a route; pattern is its label.
-func (m *metrics) instrument(pattern string, h http.Handler) http.HandlerFunc {
-	isPost := pattern == "POST /v1/events"
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		h.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
-		m.requestSecs.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
-		if isPost && rec.status >= 400 {
-			m.rejected.WithLabelValues(rejectionReason(rec.status)).Inc()
-		}
 	}
 }
 
@@ -188,21 +195,6 @@ var (
 	descRecordedTimes    = prometheus.NewDesc("planledger_recorded_times_total", "Recorded-time lookups (one per append, or per shared batch of group commit) by where the times came from: the store's tail of the log, or reading the messages back.", []string{"source"}, nil)
 )
 
-func (c *viewsCollector) collectTree(gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
-	if c.tree == nil {
-		return
-	}
-	gauge(descTreeSize, float64(c.tree.Size()))
-	counter(descTreeConflicts, c.tree.Conflicts.Load())
-	cp, _, at, ok := c.tree.Latest()
-	age := 0.0 // until the first checkpoint is signed
-	if ok {
-		age = time.Since(at).Seconds()
-	}
-	gauge(descCheckpointSize, float64(cp.Size))
-	gauge(descCheckpointAge, age)
-}
-
 func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProgramTarget, descProgramDelivered, descProgramProgress, descSocieties, descWithParty, descCoverage,
 		descRatio, descMembers, descReelections, descDecisions, descTeams, descDeliveries, descServiceTime, descBeneficiaries, descConferences,
@@ -211,106 +203,143 @@ func (c *viewsCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// emit sends const metrics to a scrape.
+type emit chan<- prometheus.Metric
+
+func (ch emit) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (ch emit) counter(d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
 func (c *viewsCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	now := time.Now()
-	var (
-		programs  projections.ProgramsView
-		coverage  projections.PartyCoverageView
-		ratio     projections.LeadershipRatioView
-		terms     projections.ReelectionsView
-		decisions projections.DecisionsView
-		teams     projections.VolunteerServicesView
-		confs     projections.ConferencesView
-		members   = map[string]int{}
-		seq       uint64
-		foreign   map[domain.ForeignReason]uint64
-		lastAlien uint64
-	)
+	e := emit(ch)
+	f := c.readViews(time.Now())
+	f.emit(e)
+	c.collectTree(e)
+	c.collectStore(e, f.seq)
+}
+
+// viewFigures are what the metrics show of the live views, read at once.
+type viewFigures struct {
+	programs  projections.ProgramsView
+	coverage  projections.PartyCoverageView
+	ratio     projections.LeadershipRatioView
+	terms     projections.ReelectionsView
+	decisions projections.DecisionsView
+	teams     projections.VolunteerServicesView
+	confs     projections.ConferencesView
+	members   map[string]int
+	seq       uint64
+	foreign   map[domain.ForeignReason]uint64
+	lastAlien uint64
+}
+
+func (c *viewsCollector) readViews(now time.Time) viewFigures {
+	f := viewFigures{members: map[string]int{}}
 	c.views.Read(func(v *projections.Views) {
-		programs, coverage, ratio, terms = v.Programs(now), v.PartyCoverage(), v.LeadershipRatio(now), v.Reelections(now)
-		decisions, teams, confs = v.Decisions(), v.VolunteerServices(), v.Conferences()
+		f.programs, f.coverage, f.ratio, f.terms = v.Programs(now), v.PartyCoverage(), v.LeadershipRatio(now), v.Reelections(now)
+		f.decisions, f.teams, f.confs = v.Decisions(), v.VolunteerServices(), v.Conferences()
 		for _, s := range v.Summaries {
 			if s.Society != nil && s.Exists() {
 				for _, m := range s.Society.Leadership {
-					members[m.Sector]++
+					f.members[m.Sector]++
 				}
 			}
 		}
-		seq = v.Sequence
-		foreign = maps.Clone(v.Foreign.Counts)
+		f.seq = v.Sequence
+		f.foreign = maps.Clone(v.Foreign.Counts)
 		if n := len(v.Foreign.Latest); n > 0 {
-			lastAlien = v.Foreign.Latest[n-1].Sequence
+			f.lastAlien = v.Foreign.Latest[n-1].Sequence
 		}
 	})
-	for _, p := range programs.Programs {
-		gauge(descProgramDelivered, float64(p.Delivered), p.Program)
+	return f
+}
+
+func (f *viewFigures) emit(e emit) {
+	for _, p := range f.programs.Programs {
+		e.gauge(descProgramDelivered, float64(p.Delivered), p.Program)
 		if p.Target != nil {
-			gauge(descProgramTarget, float64(*p.Target), p.Program)
+			e.gauge(descProgramTarget, float64(*p.Target), p.Program)
 		}
 		if p.Progress != nil {
-			gauge(descProgramProgress, *p.Progress, p.Program)
+			e.gauge(descProgramProgress, *p.Progress, p.Program)
 		}
 	}
-	gauge(descSocieties, float64(coverage.Societies))
-	gauge(descWithParty, float64(coverage.WithPartyOrganization))
-	gauge(descCoverage, coverage.Ratio)
-	for status, n := range ratio.Counts {
-		gauge(descRatio, float64(n), status)
+	e.gauge(descSocieties, float64(f.coverage.Societies))
+	e.gauge(descWithParty, float64(f.coverage.WithPartyOrganization))
+	e.gauge(descCoverage, f.coverage.Ratio)
+	for status, n := range f.ratio.Counts {
+		e.gauge(descRatio, float64(n), status)
 	}
 	for _, sector := range []domain.Sector{domain.SectorUniversity, domain.SectorResearchInstitute, domain.SectorEnterprise, domain.SectorGovernment, domain.SectorOther} {
-		gauge(descMembers, float64(members[string(sector)]), string(sector))
+		e.gauge(descMembers, float64(f.members[string(sector)]), string(sector))
 	}
-	for state, n := range terms.Counts {
-		gauge(descReelections, float64(n), state)
+	for state, n := range f.terms.Counts {
+		e.gauge(descReelections, float64(n), state)
 	}
-	for stage, n := range decisions.Counts {
-		gauge(descDecisions, float64(n), stage)
+	for stage, n := range f.decisions.Counts {
+		e.gauge(descDecisions, float64(n), stage)
 	}
-	gauge(descTeams, float64(teams.Totals.Teams))
-	gauge(descDeliveries, float64(teams.Totals.Deliveries))
-	gauge(descServiceTime, teams.Totals.Hours*3600)
-	gauge(descBeneficiaries, float64(teams.Totals.Beneficiaries))
-	gauge(descConferences, float64(confs.Totals.Conferences))
-	gauge(descSessions, float64(confs.Totals.Sessions))
-	gauge(descAttendees, float64(confs.Totals.Attendees))
-	gauge(descViewsSeq, float64(seq))
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
+	e.gauge(descTeams, float64(f.teams.Totals.Teams))
+	e.gauge(descDeliveries, float64(f.teams.Totals.Deliveries))
+	e.gauge(descServiceTime, f.teams.Totals.Hours*3600)
+	e.gauge(descBeneficiaries, float64(f.teams.Totals.Beneficiaries))
+	e.gauge(descConferences, float64(f.confs.Totals.Conferences))
+	e.gauge(descSessions, float64(f.confs.Totals.Sessions))
+	e.gauge(descAttendees, float64(f.confs.Totals.Attendees))
+	e.gauge(descViewsSeq, float64(f.seq))
 	for _, reason := range domain.ForeignReasons {
-		counter(descForeign, foreign[reason], string(reason))
+		e.counter(descForeign, f.foreign[reason], string(reason))
 	}
-	gauge(descForeignLast, float64(lastAlien))
-	c.collectTree(gauge, counter)
+	e.gauge(descForeignLast, float64(f.lastAlien))
+}
+
+func (c *viewsCollector) collectTree(e emit) {
+	if c.tree == nil {
+		return
+	}
+	e.gauge(descTreeSize, float64(c.tree.Size()))
+	e.counter(descTreeConflicts, c.tree.Conflicts.Load())
+	cp, _, at, ok := c.tree.Latest()
+	age := 0.0 // until the first checkpoint is signed
+	if ok {
+		age = time.Since(at).Seconds()
+	}
+	e.gauge(descCheckpointSize, float64(cp.Size))
+	e.gauge(descCheckpointAge, age)
+}
+
+// collectStore reports the store's figures, and how far the views at
+// sequence seq trail the log.
+func (c *viewsCollector) collectStore(e emit, seq uint64) {
 	fromTail, readBack := c.store.RecordedTimeSources()
-	counter(descRecordedTimes, fromTail, "tail")
-	counter(descRecordedTimes, readBack, "read_back")
-	counter(descGrouped, c.store.GroupedBatches())
+	e.counter(descRecordedTimes, fromTail, "tail")
+	e.counter(descRecordedTimes, readBack, "read_back")
+	e.counter(descGrouped, c.store.GroupedBatches())
 	var missing uint64
 	for _, d := range c.store.Damage() {
 		missing += d.To - d.From + 1
 	}
-	gauge(descDamage, float64(missing))
+	e.gauge(descDamage, float64(missing))
 	if free, reserve, ok := c.store.DiskSpace(); ok {
-		gauge(descDiskFree, float64(free))
-		gauge(descDiskReserve, float64(reserve))
+		e.gauge(descDiskFree, float64(free))
+		e.gauge(descDiskReserve, float64(reserve))
 	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	last, err := c.store.LastSequence(ctx)
 	if err != nil {
-		gauge(descStoreUp, 0)
+		e.gauge(descStoreUp, 0)
 		return
 	}
-	gauge(descStoreUp, 1)
-	gauge(descLogSeq, float64(last))
+	e.gauge(descStoreUp, 1)
+	e.gauge(descLogSeq, float64(last))
 	lag := 0.0
 	if last > seq {
 		lag = float64(last - seq)
 	}
-	gauge(descLag, lag)
+	e.gauge(descLag, lag)
 }
