@@ -27,70 +27,15 @@ const (
 )
 
 func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *Principal) {
-	mode, err := requestMode(r)
-	if err != nil {
-		problem(w, http.StatusUnsupportedMediaType, err.Error())
+	raws, batch, probs, ok := s.readEvents(w, r)
+	if !ok {
 		return
 	}
-	if p := charsetProblem(r.Header.Get("Content-Type")); p != "" {
-		problem(w, http.StatusUnsupportedMediaType, p)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes; split the batch", s.cfg.MaxBody))
-			return
-		}
-		problem(w, http.StatusBadRequest, "reading the body: "+err.Error())
-		return
-	}
-	if len(bytes.TrimSpace(body)) > 0 || mode != modeBinary {
-		if !json.Valid(body) {
-			problem(w, http.StatusBadRequest, "the body is not JSON")
-			return
-		}
-		if p := textProblem(body); p != "" {
-			problem(w, http.StatusBadRequest, p)
-			return
-		}
-		if d := jsonDepth(body); d > maxJSONDepth {
-			problem(w, http.StatusBadRequest, fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth))
-			return
-		}
-	}
-	batch := mode == modeBatch
-	var raws []json.RawMessage
-	var probs []domain.Problem
-	if mode == modeBinary {
-		var raw json.RawMessage
-		raw, probs = binaryEvent(r.Header, body)
-		raws = []json.RawMessage{raw}
-	} else {
-		var status int
-		var msg string
-		raws, status, msg = splitEvents(body, batch)
-		if status != 0 {
-			problem(w, status, msg)
-			return
-		}
-	}
-	if len(raws) > eventstore.MaxBatch {
-		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
-		return
-	}
-
 	now := time.Now()
 	subs := make([]domain.Submission, len(raws))
 	for i, raw := range raws {
 		sub, ps := domain.DecodeEvent(raw, now)
-		for _, p := range ps {
-			if batch {
-				p.Pointer = fmt.Sprintf("/%d%s", i, p.Pointer)
-			}
-			probs = append(probs, p)
-		}
+		probs = append(probs, inRequest(batch, i, ps)...)
 		subs[i] = sub
 	}
 	probs = append(probs, repeatedIDs(subs, batch)...)
@@ -98,7 +43,6 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		s.fail(w, r, domain.Invalid("", probs...))
 		return
 	}
-
 	res, ok := s.submit(w, r, who, subs, batch)
 	if !ok {
 		return
@@ -112,6 +56,92 @@ func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *P
 		return
 	}
 	writeRecord(w, status, res.Records[0])
+}
+
+// readEvents reads a POST's events, each a JSON object: one, a batch of
+// at most eventstore.MaxBatch (the one place the API holds a request to
+// it), or in binary mode the one the headers and body make (with its
+// problems). ok is false when it answered with a problem.
+func (s *Server) readEvents(w http.ResponseWriter, r *http.Request) (raws []json.RawMessage, batch bool, probs []domain.Problem, ok bool) {
+	mode, body, ok := s.readJSONBody(w, r)
+	if !ok {
+		return nil, false, nil, false
+	}
+	if mode == modeBinary {
+		raw, probs := binaryEvent(r.Header, body)
+		return []json.RawMessage{raw}, false, probs, true
+	}
+	batch = mode == modeBatch
+	raws, status, msg := splitEvents(body, batch)
+	if status != 0 {
+		problem(w, status, msg)
+		return nil, false, nil, false
+	}
+	if len(raws) > eventstore.MaxBatch {
+		problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one batch; at most %d", len(raws), eventstore.MaxBatch))
+		return nil, false, nil, false
+	}
+	return raws, batch, nil, true
+}
+
+// readJSONBody reads a POST's body within --max-body: UTF-8 JSON, nested
+// at most maxJSONDepth deep (in binary mode, the data, which may be
+// absent). ok is false when it answered with a problem.
+func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) (contentMode, []byte, bool) {
+	mode, err := requestMode(r)
+	if err != nil {
+		problem(w, http.StatusUnsupportedMediaType, err.Error())
+		return mode, nil, false
+	}
+	if p := charsetProblem(r.Header.Get("Content-Type")); p != "" {
+		problem(w, http.StatusUnsupportedMediaType, p)
+		return mode, nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over the limit of %d bytes; split the batch", s.cfg.MaxBody))
+			return mode, nil, false
+		}
+		problem(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return mode, nil, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 && mode == modeBinary {
+		return mode, body, true
+	}
+	if msg := jsonProblem(body); msg != "" {
+		problem(w, http.StatusBadRequest, msg)
+		return mode, nil, false
+	}
+	return mode, body, true
+}
+
+// jsonProblem says what is wrong with a body that should be JSON, or "".
+func jsonProblem(body []byte) string {
+	if !json.Valid(body) {
+		return "the body is not JSON"
+	}
+	if p := textProblem(body); p != "" {
+		return p
+	}
+	if d := jsonDepth(body); d > maxJSONDepth {
+		return fmt.Sprintf("the JSON is nested %d deep; at most %d", d, maxJSONDepth)
+	}
+	return ""
+}
+
+// inRequest points problems of event i into a batch ("/2/data/x").
+func inRequest(batch bool, i int, probs []domain.Problem) []domain.Problem {
+	if !batch {
+		return probs
+	}
+	out := make([]domain.Problem, len(probs))
+	for j, p := range probs {
+		p.Pointer = fmt.Sprintf("/%d%s", i, p.Pointer)
+		out[j] = p
+	}
+	return out
 }
 
 // submit appends the events within the token's quota; ok is false when
@@ -172,11 +202,8 @@ func repeatedIDs(subs []domain.Submission, batch bool) []domain.Problem {
 	for i := range subs {
 		key := subs[i].Event.Subject + " " + subs[i].Event.ID
 		if j, dup := seen[key]; dup {
-			ptr := "/id"
-			if batch {
-				ptr = fmt.Sprintf("/%d/id", i)
-			}
-			probs = append(probs, domain.Problem{Pointer: ptr, Detail: fmt.Sprintf("id %q repeats event %d's on %s; ids are unique per aggregate", subs[i].Event.ID, j, subs[i].Event.Subject)})
+			probs = append(probs, inRequest(batch, i, []domain.Problem{{Pointer: "/id",
+				Detail: fmt.Sprintf("id %q repeats event %d's on %s; ids are unique per aggregate", subs[i].Event.ID, j, subs[i].Event.Subject)}})...)
 		}
 		seen[key] = i
 	}

@@ -186,8 +186,9 @@ func (op operation) render() obj {
 	return o
 }
 
-// Schemas of the document besides the catalogue's.
-func schemas() obj {
+// envelopeSchemas are the CloudEvent a submitter posts and the Record
+// the ledger stores: the same attributes, each with its own extensions.
+func envelopeSchemas() (event, record obj) {
 	eventTypes := make([]string, len(domain.EventTypes))
 	var byType []obj
 	for i, t := range domain.EventTypes {
@@ -209,7 +210,7 @@ func schemas() obj {
 		"dataschema":      obj{"type": "string", "format": "uri", "description": "a schema URI, kept as sent"},
 		"data":            obj{"type": "object", "description": "the type's data: see its schema (/v1/schemas/{type})"},
 	}
-	event := obj{
+	event = obj{
 		"type":                 "object",
 		"description":          "A CloudEvent in the JSON format, as a submitter posts it.",
 		"required":             []string{"specversion", "id", "source", "type", "subject", "time"},
@@ -219,7 +220,7 @@ func schemas() obj {
 		"additionalProperties": extension,
 		"allOf":                byType,
 	}
-	record := obj{
+	record = obj{
 		"type": "object",
 		"description": "A stored event: a CloudEvent whose extensions include the record's sequence, version, recordedtime and submitter " +
 			"(and recordmac, this ledger's proof that it wrote it). A record the ledger did not write is shown as a CloudEvent of type " +
@@ -238,6 +239,12 @@ func schemas() obj {
 		}),
 		"additionalProperties": extension,
 	}
+	return event, record
+}
+
+// Schemas of the document besides the catalogue's.
+func schemas() obj {
+	event, record := envelopeSchemas()
 	s := obj{
 		"CloudEvent":      event,
 		"CloudEventBatch": obj{"type": "array", "items": ref("CloudEvent"), "minItems": 1, "maxItems": 1000},
