@@ -15,6 +15,7 @@ import (
 	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/server"
 	"planledger/domain"
+	"planledger/eventstore/retry"
 )
 
 // token manages the tokens file serve reads: the data folder's
@@ -114,26 +115,38 @@ func runTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	return waitAccepted(ctx, client.New(*srv, token), stdout)
 }
 
-// waitAccepted polls the ledger until it accepts the client's token.
+// waitAccepted polls the ledger until it accepts the client's token: a
+// refusal is tried again for 15 s, a failure to reach it is not.
 func waitAccepted(ctx context.Context, c *client.Client, stdout io.Writer) error {
 	c.Retries = -1
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		p, err := c.Whoami(ctx, "")
-		if err == nil {
-			fmt.Fprintf(stdout, "The ledger at %s accepts it (as %s, %s).\n", c.BaseURL, p.Name, p.Role)
-			return nil
-		}
+	var p client.Principal
+	refused := func(err error) bool {
 		var prob *client.Problem
-		if !errors.As(err, &prob) || time.Now().After(deadline) {
-			return fmt.Errorf("the ledger at %s does not accept the new token yet: %w", c.BaseURL, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return errors.As(err, &prob)
 	}
+	err := retry.Do(ctx, retry.Policy{Initial: 200 * time.Millisecond, Budget: 15 * time.Second, Retryable: refused}, func(ctx context.Context) error {
+		var err error
+		p, err = c.Whoami(ctx, "")
+		return err
+	})
+	if err != nil {
+		var gaveUp *retry.Error
+		if errors.As(err, &gaveUp) && gaveUp.Stopped != nil {
+			return gaveUp.Stopped
+		}
+		return fmt.Errorf("the ledger at %s does not accept the new token yet: %w", c.BaseURL, unwrapRetry(err))
+	}
+	fmt.Fprintf(stdout, "The ledger at %s accepts it (as %s, %s).\n", c.BaseURL, p.Name, p.Role)
+	return nil
+}
+
+// unwrapRetry is the last try's error of a retry that gave up.
+func unwrapRetry(err error) error {
+	var gaveUp *retry.Error
+	if errors.As(err, &gaveUp) {
+		return gaveUp.Err
+	}
+	return err
 }
 
 func describeRole(e server.TokenEntry) string {

@@ -14,6 +14,7 @@ import (
 	"planledger/cmd/planledger/client"
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/retry"
 	"planledger/projections"
 )
 
@@ -97,24 +98,32 @@ func history(ctx context.Context, c *client.Client, ref domain.Ref, upTo uint64)
 	}
 }
 
-// liveViews fetches every view at one and the same sequence.
+// liveViews fetches every view at one and the same sequence: read again
+// (up to five times, at once, each view at least at the highest sequence
+// seen) while writes move them.
 func liveViews(ctx context.Context, c *client.Client) (*Reference, error) {
 	var minSeq uint64
-	for attempt := 0; attempt < 5; attempt++ {
+	var ref *Reference
+	err := retry.Do(ctx, retry.Policy{Attempts: 5, Retryable: func(err error) bool { return errors.Is(err, errViewsMoved) }}, func(ctx context.Context) error {
 		views, seqs, err := viewsOnce(ctx, c, &minSeq)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		same := true
 		for _, s := range seqs {
-			same = same && s == seqs[0]
+			if s != seqs[0] {
+				return errViewsMoved
+			}
 		}
-		if same {
-			return &Reference{What: "the server's live views", Sequence: seqs[0], Views: func(context.Context) (map[string]json.RawMessage, error) { return views, nil }}, nil
-		}
+		ref = &Reference{What: "the server's live views", Sequence: seqs[0], Views: func(context.Context) (map[string]json.RawMessage, error) { return views, nil }}
+		return nil
+	})
+	if errors.Is(err, errViewsMoved) {
+		return nil, errViewsMoved
 	}
-	return nil, errors.New("the server's views kept moving while being read; verify again when writes pause")
+	return ref, err
 }
+
+var errViewsMoved = errors.New("the server's views kept moving while being read; verify again when writes pause")
 
 // viewsOnce reads every view, each at least at the highest sequence seen
 // so far (minSeq), and the sequence each reflects.

@@ -26,6 +26,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"planledger/eventstore/retry"
+
 	"planledger/domain"
 )
 
@@ -49,7 +51,9 @@ type Client struct {
 	// Retries is how often a 503 is tried again; 5 if zero, none if
 	// negative.
 	Retries int
-	// MaxRetryWait bounds one wait between tries; 10s if zero.
+	// MaxRetryWait bounds one wait between tries (the first is the
+	// Retry-After the ledger asks for, each later one twice the last);
+	// 10s if zero.
 	MaxRetryWait time.Duration
 }
 
@@ -117,7 +121,8 @@ type Request struct {
 
 // Do sends r and returns the response of a 2xx or 3xx reply (the caller
 // closes its body); another reply is a *Problem (a plain one made from
-// the status if the body is not a problem).
+// the status if the body is not a problem). A 503 is tried again, up to
+// Retries times, the waits ending with ctx.
 func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 	u := c.BaseURL + r.Path
 	if len(r.Query) > 0 {
@@ -130,7 +135,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 	if r.Stream != nil {
 		retries = -1 // a stream cannot be sent again
 	}
-	for attempt := 0; ; attempt++ {
+	var backoff *retry.Backoff
+	for {
 		resp, err := c.send(ctx, u, r)
 		if err != nil {
 			return nil, err
@@ -139,13 +145,16 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 			return resp, nil
 		}
 		p := readProblem(resp)
-		if resp.StatusCode != http.StatusServiceUnavailable || attempt >= retries {
+		if resp.StatusCode != http.StatusServiceUnavailable || retries < 0 {
 			return nil, p
 		}
-		select {
-		case <-ctx.Done():
+		if backoff == nil {
+			// The first wait is the one the ledger asks for; later ones
+			// grow, up to MaxRetryWait.
+			backoff = retry.Policy{Initial: c.retryWait(resp.Header.Get("Retry-After")), Max: c.maxRetryWait(), Attempts: retries + 1}.Begin()
+		}
+		if backoff.Pause(ctx, p) != nil {
 			return nil, p
-		case <-time.After(c.retryWait(resp.Header.Get("Retry-After"))):
 		}
 	}
 }
@@ -187,16 +196,21 @@ func (c *Client) send(ctx context.Context, u string, r Request) (*http.Response,
 	return resp, nil
 }
 
+// retryWait is the wait a reply's Retry-After asks for (2s without one),
+// at most MaxRetryWait.
 func (c *Client) retryWait(retryAfter string) time.Duration {
-	most := c.MaxRetryWait
-	if most == 0 {
-		most = 10 * time.Second
-	}
 	wait := 2 * time.Second
 	if n, err := strconv.Atoi(retryAfter); err == nil && n >= 0 {
 		wait = time.Duration(n) * time.Second
 	}
-	return min(wait, most)
+	return min(wait, c.maxRetryWait())
+}
+
+func (c *Client) maxRetryWait() time.Duration {
+	if c.MaxRetryWait == 0 {
+		return 10 * time.Second
+	}
+	return c.MaxRetryWait
 }
 
 // readProblem reads a problem reply and closes its body.

@@ -94,7 +94,7 @@ func (l *Ledger) Submit(ctx context.Context, req Request) (eventstore.Result, er
 	if len(req.Events) == 0 {
 		return eventstore.Result{}, domain.Invalid("an empty batch appends nothing; send at least one event")
 	}
-	s := &submission{Ledger: l, req: req, refs: distinctRefs(req.Events), arrival: time.Now(), attempt: 1}
+	s := l.newSubmission(req)
 	ctx, cancel := context.WithDeadline(ctx, s.arrival.Add(l.retryBudget+lastAttempt))
 	defer cancel()
 	locked, err := l.cache.Lock(ctx, s.refs)

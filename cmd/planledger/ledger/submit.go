@@ -3,11 +3,11 @@ package ledger
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"planledger/domain"
 	"planledger/eventstore"
+	"planledger/eventstore/retry"
 )
 
 // submission is one Submit: its aggregates, locked, and what its tries so
@@ -21,6 +21,9 @@ type submission struct {
 	// attempt counts the decisions made afresh: after a stale cache's
 	// refusal, or a lost race.
 	attempt int
+	// outages paces the tries after an unavailable store, races the
+	// decisions made again after a lost race: both counted from arrival.
+	outages, races *retry.Backoff
 	// unknown: an earlier try's outcome is unknown.
 	unknown bool
 	// histories: whole histories were read for a retraction.
@@ -30,6 +33,21 @@ type submission struct {
 // retryPause is the wait between two tries of an append whose outcome is
 // unknown.
 const retryPause = 200 * time.Millisecond
+
+// newSubmission starts a submission of req now: its retry budget counts
+// from here. A request that lost a race decides again after a short
+// random pause that grows with the attempts, so that writers contending
+// for one aggregate through several instances take turns instead of
+// colliding again and again.
+func (l *Ledger) newSubmission(req Request) *submission {
+	outages := retry.Policy{Initial: retryPause, Budget: l.retryBudget}
+	if l.retryBudget == 0 {
+		outages.Attempts = 1 // no retries at all
+	}
+	races := retry.Policy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: 1, Budget: max(l.retryBudget, lastAttempt)}
+	return &submission{Ledger: l, req: req, refs: distinctRefs(req.Events), arrival: time.Now(), attempt: 1,
+		outages: outages.Begin(), races: races.Begin()}
+}
 
 // lastAttempt is the time a request may still take after its retry
 // budget: the last try's publish, or its read of recorded times.
@@ -100,10 +118,9 @@ func (s *submission) decideFresh(ctx context.Context) ([]eventstore.Pending, err
 // at most once: a retry of a landed append answers with the original).
 func (s *submission) retryAppend(ctx context.Context, err error) error {
 	var de *domain.Error
-	if errors.As(err, &de) && de.Conflict != nil && !expectedBy(s.req.Events, de.Conflict.Aggregate) &&
-		time.Since(s.arrival) < max(s.retryBudget, lastAttempt) {
+	if errors.As(err, &de) && de.Conflict != nil && !expectedBy(s.req.Events, de.Conflict.Aggregate) {
 		s.refreshAll()
-		if !sleep(ctx, racePause(s.attempt)) {
+		if s.races.Pause(ctx, err) != nil {
 			return err
 		}
 		s.attempt++
@@ -123,29 +140,7 @@ func (s *submission) retryAppend(ctx context.Context, err error) error {
 func (s *submission) pauseAfter(ctx context.Context, err error) bool {
 	s.unknown = s.unknown || errors.Is(err, eventstore.ErrOutcomeUnknown)
 	s.refreshAll()
-	if time.Since(s.arrival)+retryPause > s.retryBudget {
-		return false
-	}
-	return sleep(ctx, retryPause)
-}
-
-// sleep waits d, or less if ctx ends first: false then.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// Writers contending for one aggregate through several instances take
-// turns instead of colliding again and again: a short random pause that
-// grows with the attempts.
-func racePause(attempt int) time.Duration {
-	return time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(5*time.Millisecond)))
+	return s.outages.Pause(ctx, err) == nil
 }
 
 // finish keeps the appended events in the cache and says whether this
