@@ -140,9 +140,10 @@ const appendBound = 5 * time.Second
 // failoverLoad runs 16 submitters through both instances and, rounds
 // times, stops the stream leader after 100 more finished requests and
 // restarts it after 150 more; then it checks every request was answered
-// within the bound, that the leader changed each time (and, if killed,
-// that retries were needed and succeeded), and the log against what the
-// submitters were told.
+// within the bound, that the leader changed each time (within 60 s, or
+// the test fails) and requests went on finishing (within 90 s each step,
+// or it fails), and, if killed, that retries were needed and succeeded;
+// and the log against what the submitters were told.
 func failoverLoad(t *testing.T, a, b *testServer, rounds int, killed bool, f failover) {
 	ctx := context.Background()
 	const submitters = 16
@@ -221,36 +222,45 @@ func failoverLoad(t *testing.T, a, b *testServer, rounds int, killed bool, f fai
 			}
 		}()
 	}
-	waitFor := func(n int) {
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			mu.Lock()
-			got := len(results)
-			mu.Unlock()
-			if got >= n || time.Now().After(deadline) {
-				return
+	// However the test ends, the submitters stop first.
+	finish := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer finish()
+	finished := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(results)
+	}
+	waitFor := func(n int, what string) {
+		for deadline := time.Now().Add(90 * time.Second); finished() < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d requests finished in 90 s, not %d", what, finished(), n)
 			}
 			time.Sleep(20 * time.Millisecond) // poll the count of finished requests
 		}
 	}
 	var elections []time.Duration
 	done := 0
-	for range rounds {
-		waitFor(done + 100)
+	for round := range rounds {
+		waitFor(done+100, "before the failover")
 		old := f.leader()
 		f.stop(old)
 		stopped := time.Now()
 		for f.leader() == old {
+			if time.Since(stopped) > 60*time.Second {
+				t.Fatalf("round %d: server %d still leads the stream 60 s after it was stopped: no failover", round+1, old)
+			}
 			time.Sleep(50 * time.Millisecond) // poll until another server leads the stream
 		}
 		elections = append(elections, time.Since(stopped))
-		waitFor(done + 250)
+		waitFor(done+250, "through the failover")
 		f.restart(old)
 		done += 250
 	}
-	waitFor(done + 150)
-	close(stop)
-	wg.Wait()
+	waitFor(done+150, "after the restarts")
+	finish()
 
 	retried, got200 := 0, 0
 	for id, o := range results {

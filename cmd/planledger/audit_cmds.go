@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +18,7 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("verify", stderr)
 	var src sourceFlags
 	src.register(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -166,8 +164,7 @@ func (f *sourceFlags) proveTreeTo(latest []byte, v note.Verifier) func(context.C
 var errFindings = fmt.Errorf("%w: the log has findings", errReported)
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("export", stderr)
 	var src sourceFlags
 	src.register(fs)
 	after := fs.Uint64("after", 0, "export the records after this sequence")
@@ -203,19 +200,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("import", stderr)
 	var src sourceFlags
 	src.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: planledger import [flags] FILE   (FILE - reads standard input)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseUsage(fs, args, "usage: planledger import [flags] FILE   (FILE - reads standard input)"); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,8 +16,7 @@ import (
 // a fixed seed, so a second run stores nothing new.
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", stderr)
 	srv := fs.String("server", "http://127.0.0.1:8080", "the ledger's HTTP API")
 	token := fs.String("token", "", "an admin token (the demo writes for every society); or $PLANLEDGER_TOKEN")
 	if err := parseFlags(fs, args); err != nil {

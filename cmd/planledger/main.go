@@ -98,14 +98,39 @@ var errUsage = errors.New("usage")
 // output (verify's findings): exit 1 without another message.
 var errReported = errors.New("reported")
 
-// parseFlags parses a subcommand's flags; stray arguments are a usage
-// error too.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// newFlagSet is a subcommand's flag set, reporting to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses a subcommand's flags: -h is flag.ErrHelp, any other bad
+// command line errUsage (the flag package already said why).
+func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
+	}
+	return nil
+}
+
+// parseUsage parses a subcommand whose usage line is usage.
+func parseUsage(fs *flag.FlagSet, args []string, usage string) error {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return parse(fs, args)
+}
+
+// parseFlags parses a subcommand's flags; stray arguments are a usage
+// error too.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))

@@ -26,8 +26,7 @@ import (
 const postDefaultSource = "/planledger/post"
 
 func runPost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("post", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("post", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage:
   planledger post --type TYPE --subject SUBJECT [--time T] [--id ID] DATAFILE|-
@@ -95,11 +94,8 @@ exit status is 1.
 // parseWithArg parses flags with one positional argument among them
 // (before, after or between flags).
 func parseWithArg(fs *flag.FlagSet, args []string, name string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", errUsage
+	if err := parse(fs, args); err != nil {
+		return "", err
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintf(fs.Output(), "%s is missing\n", name)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -16,8 +15,7 @@ import (
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("replay", stderr)
 	var src sourceFlags
 	src.register(fs)
 	asOfArg := fs.String("as-of", "", "the moment, RFC 3339 (2021-12-31T23:59:59+08:00); default now")

@@ -80,8 +80,7 @@ func (s *societiesFlag) Set(v string) error {
 }
 
 func runTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token create", stderr)
 	var file tokensFileFlags
 	file.register(fs)
 	name := fs.String("name", "", "the token's name: the submitter recorded with every event it posts")
@@ -157,8 +156,7 @@ func describeRole(e server.TokenEntry) string {
 }
 
 func runTokenList(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token list", stderr)
 	var file tokensFileFlags
 	file.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -181,8 +179,7 @@ func runTokenList(args []string, stdout, stderr io.Writer) error {
 }
 
 func runTokenRevoke(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token revoke", stderr)
 	var file tokensFileFlags
 	file.register(fs)
 	name, err := parseWithArg(fs, args, "NAME")

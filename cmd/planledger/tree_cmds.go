@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,19 +21,11 @@ import (
 // checkpoint it is proved against: a C2SP tlog-proof, self-contained, to
 // show a third party offline that the record is in the log.
 func runProve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("prove", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("prove", stderr)
 	var src sourceFlags
 	src.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: planledger prove [flags] SEQUENCE   (writes a .tlog-proof to standard output)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseUsage(fs, args, "usage: planledger prove [flags] SEQUENCE   (writes a .tlog-proof to standard output)"); err != nil {
+		return err
 	}
 	seq, err := strconv.ParseUint(fs.Arg(0), 10, 63)
 	if fs.NArg() != 1 || err != nil || seq == 0 {
@@ -86,18 +76,10 @@ func (f *sourceFlags) proveLocal(ctx context.Context, seq uint64) ([]byte, error
 // runCheckProof checks a tlog-proof offline against the pinned verifier
 // key: exit 0 only if the record is in the log the key signs for.
 func runCheckProof(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check-proof", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check-proof", stderr)
 	keyArg := fs.String("log-key", "", "the log's verifier key (or a file holding it), as you were given it: never fetched from the log being checked")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: planledger check-proof --log-key VERIFIER FILE   (FILE - reads standard input)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseUsage(fs, args, "usage: planledger check-proof --log-key VERIFIER FILE   (FILE - reads standard input)"); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 || *keyArg == "" {
 		fs.Usage()
@@ -138,20 +120,12 @@ func readFileArg(name string) ([]byte, error) {
 // note is the log key's, the first N records read from the source hash to
 // the root it names, and replaying them renders the very view it hashes.
 func runCheckView(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check-view", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check-view", stderr)
 	var src sourceFlags
 	src.register(fs)
 	exportPath := fs.String("export", "", "read the records from an export file")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: planledger check-view --log-key VERIFIER [--server URL --token T | --data DIR | --nats-url URL | --export FILE] FILE")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseUsage(fs, args, "usage: planledger check-view --log-key VERIFIER [--server URL --token T | --data DIR | --nats-url URL | --export FILE] FILE"); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 || src.logKey == "" {
 		fs.Usage()

@@ -108,6 +108,22 @@ func (s *Server) entryBundle(r *http.Request, t tlog.Tile) ([]byte, error) {
 	return out, nil
 }
 
+// checkpointParam answers with the signed checkpoint whose size the
+// query parameter name gives (absent: the latest); ok is false when it
+// answered with a problem.
+func (s *Server) checkpointParam(w http.ResponseWriter, r *http.Request, name string) (c logtree.Checkpoint, signed []byte, ok bool) {
+	n, err := uintParam(r.URL.Query().Get(name), 0)
+	if err != nil {
+		problem(w, http.StatusBadRequest, name+": "+err.Error())
+		return c, nil, false
+	}
+	if c, signed, err = s.checkpointFor(r, int64(n)); err != nil {
+		s.fail(w, r, err)
+		return c, nil, false
+	}
+	return c, signed, true
+}
+
 // checkpointFor is the signed checkpoint of size n if given (0: the
 // latest one).
 func (s *Server) checkpointFor(r *http.Request, n int64) (logtree.Checkpoint, []byte, error) {
@@ -133,14 +149,8 @@ func (s *Server) handleRecordProof(w http.ResponseWriter, r *http.Request, _ *Pr
 		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
 		return
 	}
-	size, err := uintParam(r.URL.Query().Get("size"), 0)
-	if err != nil {
-		problem(w, http.StatusBadRequest, "size: "+err.Error())
-		return
-	}
-	c, signed, err := s.checkpointFor(r, int64(size))
-	if err != nil {
-		s.fail(w, r, err)
+	c, signed, ok := s.checkpointParam(w, r, "size")
+	if !ok {
 		return
 	}
 	if int64(seq) > c.Size {
@@ -181,14 +191,8 @@ func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *Prin
 		problem(w, http.StatusBadRequest, "from: the earlier tree size, a whole number from 1")
 		return
 	}
-	to, err := uintParam(q.Get("to"), 0)
-	if err != nil {
-		problem(w, http.StatusBadRequest, "to: "+err.Error())
-		return
-	}
-	c, signed, err := s.checkpointFor(r, int64(to))
-	if err != nil {
-		s.fail(w, r, err)
+	c, signed, ok := s.checkpointParam(w, r, "to")
+	if !ok {
 		return
 	}
 	if int64(from) > c.Size {
