@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 )
@@ -30,11 +31,11 @@ const (
 
 func writeTokens(t testing.TB) string {
 	t.Helper()
-	f := server.TokensFile{Tokens: []server.TokenEntry{
-		{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin},
-		{Name: "audit-office", SHA256: server.HashToken(auditToken), Role: server.RoleAuditor},
-		{Name: "chem-secretariat", SHA256: server.HashToken(chemToken), Role: server.RoleSubmitter, Societies: []string{"hn-chem"}},
-		{Name: "phys-secretariat", SHA256: server.HashToken(physToken), Role: server.RoleSubmitter, Societies: []string{"hn-phys", "hn-math"}},
+	f := tokens.File{Tokens: []tokens.Entry{
+		{Name: "admin", SHA256: tokens.Hash(adminToken), Role: tokens.RoleAdmin},
+		{Name: "audit-office", SHA256: tokens.Hash(auditToken), Role: tokens.RoleAuditor},
+		{Name: "chem-secretariat", SHA256: tokens.Hash(chemToken), Role: tokens.RoleSubmitter, Societies: []string{"hn-chem"}},
+		{Name: "phys-secretariat", SHA256: tokens.Hash(physToken), Role: tokens.RoleSubmitter, Societies: []string{"hn-phys", "hn-math"}},
 	}}
 	b, _ := json.Marshal(f)
 	path := filepath.Join(t.TempDir(), "tokens.json")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/tokens"
 )
 
 // TestTokenLimits: a token's limits in the tokens file: past its events a
@@ -18,10 +19,10 @@ import (
 // token twice is refused at start.
 func TestTokenLimits(t *testing.T) {
 	const busy, slow = "busy-token", "slow-token"
-	f := server.TokensFile{Tokens: []server.TokenEntry{
-		{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin},
-		{Name: "busy", SHA256: server.HashToken(busy), Role: server.RoleSubmitter, Societies: []string{"hn-chem"}, Limits: &server.TokenLimits{EventsPerDay: 5}},
-		{Name: "slow", SHA256: server.HashToken(slow), Role: server.RoleAuditor, Limits: &server.TokenLimits{RequestsPerSecond: 0.01, Burst: 3}},
+	f := tokens.File{Tokens: []tokens.Entry{
+		{Name: "admin", SHA256: tokens.Hash(adminToken), Role: tokens.RoleAdmin},
+		{Name: "busy", SHA256: tokens.Hash(busy), Role: tokens.RoleSubmitter, Societies: []string{"hn-chem"}, Limits: &tokens.Limits{EventsPerDay: 5}},
+		{Name: "slow", SHA256: tokens.Hash(slow), Role: tokens.RoleAuditor, Limits: &tokens.Limits{RequestsPerSecond: 0.01, Burst: 3}},
 	}}
 	b, _ := json.Marshal(f)
 	path := filepath.Join(t.TempDir(), "tokens.json")
@@ -58,7 +59,7 @@ func TestTokenLimits(t *testing.T) {
 		t.Fatalf("past the burst: %d %s", r.status, r.body)
 	}
 
-	twice := strings.Replace(string(b), server.HashToken(slow), server.HashToken(busy), 1)
+	twice := strings.Replace(string(b), tokens.Hash(slow), tokens.Hash(busy), 1)
 	if err := os.WriteFile(path, []byte(twice), 0o600); err != nil {
 		t.Fatal(err)
 	}

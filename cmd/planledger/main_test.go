@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logkey"
@@ -25,12 +26,12 @@ const adminToken = "test-admin-token"
 
 func startLedger(t *testing.T, dir string) *server.Server {
 	t.Helper()
-	tokens := filepath.Join(t.TempDir(), "tokens.json")
-	b, _ := json.Marshal(server.TokensFile{Tokens: []server.TokenEntry{{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin}}})
-	if err := os.WriteFile(tokens, b, 0o600); err != nil {
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	b, _ := json.Marshal(tokens.File{Tokens: []tokens.Entry{{Name: "admin", SHA256: tokens.Hash(adminToken), Role: tokens.RoleAdmin}}})
+	if err := os.WriteFile(tokensFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir}, TokensFile: tokens})
+	s, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir}, TokensFile: tokensFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,14 +173,14 @@ func TestAuditCommands(t *testing.T) {
 	}
 
 	// Into a second ledger, through its API; it must not publish its own plan first.
-	tokens := filepath.Join(t.TempDir(), "tokens.json")
-	b, _ := json.Marshal(server.TokensFile{Tokens: []server.TokenEntry{{Name: "admin", SHA256: server.HashToken(adminToken), Role: server.RoleAdmin}}})
-	os.WriteFile(tokens, b, 0o600)
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	b, _ := json.Marshal(tokens.File{Tokens: []tokens.Entry{{Name: "admin", SHA256: tokens.Hash(adminToken), Role: tokens.RoleAdmin}}})
+	os.WriteFile(tokensFile, b, 0o600)
 	// A ledger is its key: the second one is given the first one's key
 	// file, so that the records' proofs hold there too.
 	dir2 := t.TempDir()
 	copyFile(t, filepath.Join(dir, logkey.FileName), filepath.Join(dir2, logkey.FileName))
-	s2, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir2}, TokensFile: tokens, NoShippedPlan: true})
+	s2, err := server.Open(context.Background(), server.Config{HTTPAddr: "127.0.0.1:0", Store: eventstore.Config{DataDir: dir2}, TokensFile: tokensFile, NoShippedPlan: true})
 	if err != nil {
 		t.Fatal(err)
 	}

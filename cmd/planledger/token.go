@@ -13,7 +13,7 @@ import (
 
 	"planledger/cmd/planledger/client"
 	"planledger/cmd/planledger/datadir"
-	"planledger/cmd/planledger/server"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore/retry"
 )
@@ -94,10 +94,10 @@ func runTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := domain.CheckSlug(*name); err != nil {
 		return fmt.Errorf("--name: %v", err)
 	}
-	token := server.NewToken()
-	entry := server.TokenEntry{Name: *name, SHA256: server.HashToken(token), Role: *role, Societies: societies, Created: time.Now().UTC().Truncate(time.Second)}
-	err := server.EditTokensFile(file.path(), func(f *server.TokensFile) error {
-		if slices.ContainsFunc(f.Tokens, func(e server.TokenEntry) bool { return e.Name == *name }) {
+	token := tokens.New()
+	entry := tokens.Entry{Name: *name, SHA256: tokens.Hash(token), Role: *role, Societies: societies, Created: time.Now().UTC().Truncate(time.Second)}
+	err := tokens.EditFile(file.path(), func(f *tokens.File) error {
+		if slices.ContainsFunc(f.Tokens, func(e tokens.Entry) bool { return e.Name == *name }) {
 			return fmt.Errorf("a token named %q exists already; revoke it first, or choose another name", *name)
 		}
 		f.Tokens = append(f.Tokens, entry)
@@ -148,8 +148,8 @@ func unwrapRetry(err error) error {
 	return err
 }
 
-func describeRole(e server.TokenEntry) string {
-	if e.Role == server.RoleSubmitter {
+func describeRole(e tokens.Entry) string {
+	if e.Role == tokens.RoleSubmitter {
 		return "submitter for " + strings.Join(e.Societies, ", ")
 	}
 	return e.Role
@@ -162,7 +162,7 @@ func runTokenList(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	f, err := server.ReadTokensFile(file.path())
+	f, err := tokens.ReadFile(file.path())
 	if err != nil {
 		return err
 	}
@@ -186,8 +186,8 @@ func runTokenRevoke(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = server.EditTokensFile(file.path(), func(f *server.TokensFile) error {
-		i := slices.IndexFunc(f.Tokens, func(e server.TokenEntry) bool { return e.Name == name })
+	err = tokens.EditFile(file.path(), func(f *tokens.File) error {
+		i := slices.IndexFunc(f.Tokens, func(e tokens.Entry) bool { return e.Name == name })
 		switch {
 		case i < 0:
 			return fmt.Errorf("no token named %q in %s (planledger token list shows them)", name, file.path())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/ledger"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 )
@@ -26,7 +27,7 @@ const (
 	maxScanPerQuery = 10_000
 )
 
-func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *Principal) {
+func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request, who *tokens.Principal) {
 	raws, batch, probs, ok := s.readEvents(w, r)
 	if !ok {
 		return
@@ -146,7 +147,7 @@ func inRequest(batch bool, i int, probs []domain.Problem) []domain.Problem {
 
 // submit appends the events within the token's quota; ok is false when
 // it answered with a problem.
-func (s *Server) submit(w http.ResponseWriter, r *http.Request, who *Principal, subs []domain.Submission, batch bool) (eventstore.Result, bool) {
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, who *tokens.Principal, subs []domain.Submission, batch bool) (eventstore.Result, bool) {
 	giveBack, wait := s.limits.events(who, len(subs))
 	if giveBack == nil {
 		tooMany(w, wait, fmt.Sprintf("%s has appended its %d events a day", who.Name, who.Limits.EventsPerDay))
@@ -259,7 +260,7 @@ func pageParams(w http.ResponseWriter, q url.Values, def, most uint64) (after, l
 	return after, limit, true
 }
 
-func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	q := r.URL.Query()
 	after, limit, ok := pageParams(w, q, defaultLimit, maxLimit)
 	if !ok {
@@ -404,7 +405,7 @@ type aggregatePage struct {
 // is read in pages, never in one reply.
 const maxAggregatePage = 1000
 
-func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleGetAggregate(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	ref, err := domain.ParseRef(r.PathValue("type") + "/" + r.PathValue("id"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, err.Error())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"planledger/cmd/planledger/archive"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/projections"
 )
@@ -16,7 +17,7 @@ import (
 const maxImportBody = 1 << 30
 
 // handleLog describes the stream, for verify --server.
-func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	info, err := archive.StoreInfo(r.Context(), s.store, projections.CheckpointCarrier(s.data.ViewsCheckpoint(), s.store))
 	if err != nil {
 		s.fail(w, r, err)
@@ -28,8 +29,8 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, _ *Principal)
 // handleImport restores an export (NDJSON records) through the running
 // server: admins only, since it writes records with their original
 // submitters and times.
-func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, who *Principal) {
-	if who.Role != RoleAdmin {
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, who *tokens.Principal) {
+	if who.Role != tokens.RoleAdmin {
 		s.fail(w, r, domain.Errorf(domain.KindForbidden, "%s is a %s: only admins import", who.Name, who.Role))
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/projections"
 )
@@ -266,7 +267,7 @@ func schemas() obj {
 		"LogInfo": obj{"type": "object", "properties": obj{"stream": obj{"type": "string"}, "config_problems": obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}},
 			"first_sequence": obj{"type": "integer"}, "last_sequence": obj{"type": "integer"}, "messages": obj{"type": "integer"}}},
 		"ImportResult": obj{"type": "object", "properties": obj{"read": obj{"type": "integer"}, "present": obj{"type": "integer"}, "appended": obj{"type": "integer"}, "last_sequence": obj{"type": "integer"}}},
-		"Principal": obj{"type": "object", "required": []string{"name", "role"}, "properties": obj{"name": obj{"type": "string"}, "role": obj{"enum": []string{RoleSubmitter, RoleAuditor, RoleAdmin}},
+		"Principal": obj{"type": "object", "required": []string{"name", "role"}, "properties": obj{"name": obj{"type": "string"}, "role": obj{"enum": []string{tokens.RoleSubmitter, tokens.RoleAuditor, tokens.RoleAdmin}},
 			"societies": obj{"type": "array", "items": obj{"type": "string"}}}},
 		"TreeProof": obj{"type": "object", "required": []string{"from", "to", "from_root", "proof", "checkpoint"}, "properties": obj{
 			"from": obj{"type": "integer"}, "to": obj{"type": "integer"}, "from_root": obj{"type": "string", "description": "base64"},

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"planledger/cmd/planledger/datadir"
 	"planledger/cmd/planledger/ledger"
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -86,7 +88,7 @@ type Server struct {
 	ledger *ledger.Ledger
 	// data is the data folder.
 	data   datadir.Dir
-	tokens *tokenSource
+	tokens *tokens.Source
 	views  *projections.Runner
 	ln     net.Listener
 	// openapi is the document GET /openapi.json serves.
@@ -255,11 +257,11 @@ func checkListen(addr string) error {
 
 // openTokens loads the tokens (creating an admin token in the data folder
 // on first start without --tokens) and watches the file for changes.
-func (s *Server) openTokens() (*tokenSource, error) {
+func (s *Server) openTokens() (*tokens.Source, error) {
 	path := s.cfg.TokensFile
 	if path == "" {
 		path = s.data.Tokens()
-		token, err := EnsureAdminToken(s.data)
+		token, err := tokens.EnsureAdmin(s.data)
 		if err != nil {
 			return nil, err
 		}
@@ -267,7 +269,7 @@ func (s *Server) openTokens() (*tokenSource, error) {
 			fmt.Fprintf(s.cfg.Out, "Created an admin token; it is shown only now, store it:\n\n  %s\n\nOnly its hash is kept, in %s.\n", token, path)
 		}
 	}
-	return watchTokens(path, s.cfg.TokensReload, s.log)
+	return tokens.Watch(path, s.cfg.TokensReload, s.log)
 }
 
 // openViews opens the views, registers their metrics, catches them up
@@ -320,7 +322,7 @@ func (s *Server) publishShippedPlan(ctx context.Context) error {
 	if len(probs) > 0 {
 		return domain.Invalid("the shipped 2021 plan", probs...)
 	}
-	system := &Principal{Name: "planledger", Role: RoleAdmin}
+	system := &tokens.Principal{Name: "planledger", Role: tokens.RoleAdmin}
 	res, err := s.ledger.Submit(ctx, ledger.Request{Submitter: system.Name, Scope: system, Events: []domain.Submission{sub}})
 	if err != nil {
 		return fmt.Errorf("publish the shipped 2021 plan: %w", err)
@@ -360,7 +362,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // watching the tokens file and closes the store.
 func (s *Server) closeStore() {
 	if s.tokens != nil {
-		s.tokens.close()
+		s.tokens.Close()
 		s.tokens = nil
 	}
 	if s.stopViews != nil {
@@ -432,14 +434,14 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, who *Principal) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": who.Name, "role": who.Role, "societies": sortedKeys(who.Societies)})
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, who *tokens.Principal) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": who.Name, "role": who.Role, "societies": tokens.SortedKeys(who.Societies)})
 }
 
 // bounded gives a read the request's time bound: whatever JetStream does
 // (a leader election, say), it is answered within it, with 503 past it.
-func (s *Server) bounded(h func(http.ResponseWriter, *http.Request, *Principal)) func(http.ResponseWriter, *http.Request, *Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *Principal) {
+func (s *Server) bounded(h func(http.ResponseWriter, *http.Request, *tokens.Principal)) func(http.ResponseWriter, *http.Request, *tokens.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *tokens.Principal) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadBound)
 		defer cancel()
 		h(w, r.WithContext(ctx), p)
@@ -447,7 +449,7 @@ func (s *Server) bounded(h func(http.ResponseWriter, *http.Request, *Principal))
 }
 
 // authed resolves the bearer token to a principal or answers 401.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) http.HandlerFunc {
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *tokens.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
@@ -455,7 +457,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) 
 			problem(w, http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>")
 			return
 		}
-		p, ok := s.tokens.current().Authenticate(token)
+		p, ok := s.tokens.Current().Authenticate(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="planledger", error="invalid_token"`)
 			problem(w, http.StatusUnauthorized, "the bearer token is not known")
@@ -467,6 +469,16 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Principal)) 
 		}
 		h(w, r, p)
 	}
+}
+
+// bearer extracts the token of an Authorization header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

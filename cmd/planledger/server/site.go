@@ -20,7 +20,7 @@ func (s *Server) site() *web.Site {
 // webReader is who holds the token whose SHA-256 is hash, as the site
 // needs to know it.
 func (s *Server) webReader(hash [32]byte) (web.Reader, bool) {
-	p, ok := s.tokens.current().byHash(hash)
+	p, ok := s.tokens.Current().ByHash(hash)
 	if !ok {
 		return web.Reader{}, false
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -37,11 +38,11 @@ func writeText(w http.ResponseWriter, contentType, cache string, body []byte) {
 // handleLogKey serves the log's verifier key, for convenience: an auditor
 // pins the key they were given out of band, never one fetched from the
 // server being checked.
-func (s *Server) handleLogKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleLogKey(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	writeText(w, mediaText, "no-cache", []byte(s.store.Key().VerifierKey()+"\n"))
 }
 
-func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	_, signed, at, ok := s.tree.Latest()
 	if !ok {
 		problem(w, http.StatusNotFound, "no checkpoint has been signed yet; one is within a second of the first record")
@@ -52,7 +53,7 @@ func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request, _ *Pri
 }
 
 // handleTile serves tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>].
-func (s *Server) handleTile(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleTile(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	path := "tile/" + r.PathValue("path")
 	var t tlog.Tile
 	var err error
@@ -143,7 +144,7 @@ func (s *Server) checkpointFor(r *http.Request, n int64) (logtree.Checkpoint, []
 
 // handleRecordProof serves a record with its inclusion proof, a C2SP
 // tlog-proof against the latest checkpoint (or ?size=N's).
-func (s *Server) handleRecordProof(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleRecordProof(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || seq == 0 {
 		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
@@ -184,7 +185,7 @@ type treeProof struct {
 
 // handleTreeProof proves that the tree of size from is a prefix of the
 // one of the latest checkpoint (or ?to=N's).
-func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	q := r.URL.Query()
 	from, err := uintParam(q.Get("from"), 0)
 	if err != nil || from == 0 {
@@ -218,7 +219,7 @@ func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *Prin
 
 // handleGetRecord serves one record by its sequence: its line, the leaf
 // of the tree.
-func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
 	if err != nil || seq == 0 {
 		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"planledger/cmd/planledger/tokens"
 	"planledger/cmd/planledger/viewdoc"
 	"planledger/domain"
 	"planledger/eventstore"
@@ -18,7 +19,7 @@ import (
 	"planledger/projections"
 )
 
-func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *Principal) {
+func (s *Server) handleGetView(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
 	name := r.PathValue("view")
 	if !slices.Contains(projections.ViewNames, name) {
 		problem(w, http.StatusNotFound, fmt.Sprintf("no view %q; the views are %v", name, projections.ViewNames))

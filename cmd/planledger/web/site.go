@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"time"
 
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/eventstore"
 	"planledger/eventstore/logtree"
@@ -34,13 +35,6 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// Roles, as the server's tokens name them.
-const (
-	RoleSubmitter = "submitter"
-	RoleAuditor   = "auditor"
-	RoleAdmin     = "admin"
-)
-
 // Reader is who holds a session: a token's name, role and, for a
 // submitter, its societies.
 type Reader struct {
@@ -51,7 +45,7 @@ type Reader struct {
 
 // ReadsAll reports whether the reader sees every society's details:
 // auditors and admins do; a submitter sees its own societies'.
-func (r *Reader) ReadsAll() bool { return r.Role == RoleAuditor || r.Role == RoleAdmin }
+func (r *Reader) ReadsAll() bool { return r.Role == tokens.RoleAuditor || r.Role == tokens.RoleAdmin }
 
 // MayRead reports whether the reader may see what belongs to society
 // owner ("" for a plan, which everyone reads).

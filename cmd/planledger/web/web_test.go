@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"planledger/cmd/planledger/tokens"
 	"planledger/domain"
 	"planledger/projections"
 )
@@ -60,7 +61,7 @@ func TestEveryPhraseUsedExistsInBothLanguages(t *testing.T) {
 		}
 	}
 	// layout.html names the role with printf "role.%s".
-	for _, role := range []string{RoleSubmitter, RoleAuditor, RoleAdmin} {
+	for _, role := range []string{tokens.RoleSubmitter, tokens.RoleAuditor, tokens.RoleAdmin} {
 		if _, ok := phrases["role."+role]; !ok {
 			t.Errorf("no phrase for role %s", role)
 		}

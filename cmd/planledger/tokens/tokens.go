@@ -1,4 +1,9 @@
-package server
+// Package tokens is who may call the ledger: the tokens file (hashes of
+// bearer tokens, never the tokens), each token's principal (its role, the
+// societies it writes for, its limits), and the file watched for changes
+// while serve runs. The HTTP server authenticates against it; `planledger
+// token` edits it.
+package tokens
 
 import (
 	"bytes"
@@ -11,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +36,7 @@ type Principal struct {
 	Role      string
 	Societies map[string]bool // for submitters: the societies it may write for
 	// Limits are the token's, its role's defaults filled in.
-	Limits TokenLimits
+	Limits Limits
 }
 
 // MayWrite reports whether p may append to an aggregate owned by society
@@ -46,16 +50,16 @@ func (p *Principal) MayWrite(ref domain.Ref, owner string) error {
 	case ref.Type == domain.AggregatePlan:
 		return domain.Errorf(domain.KindForbidden, "plans are published by admins only, not by submitter %s", p.Name)
 	case !p.Societies[owner]:
-		return domain.Errorf(domain.KindForbidden, "%s belongs to society %q; submitter %s may write only for %s", ref, owner, p.Name, strings.Join(sortedKeys(p.Societies), ", "))
+		return domain.Errorf(domain.KindForbidden, "%s belongs to society %q; submitter %s may write only for %s", ref, owner, p.Name, strings.Join(SortedKeys(p.Societies), ", "))
 	}
 	return nil
 }
 
-// TokenEntry is one token of the tokens file: its hash, never the token.
+// Entry is one token of the tokens file: its hash, never the token.
 // A new setting is a new optional field here (omitempty or omitzero): a
 // file without it keeps its meaning, and the file stays strict about
 // fields it does not know.
-type TokenEntry struct {
+type Entry struct {
 	Name      string   `json:"name"`
 	SHA256    string   `json:"sha256"`
 	Role      string   `json:"role"`
@@ -63,16 +67,16 @@ type TokenEntry struct {
 	// Created is when planledger token create made it.
 	Created time.Time `json:"created,omitzero"`
 	// Limits, if set, are the token's own (ratelimit.go); else its role's.
-	Limits *TokenLimits `json:"limits,omitempty"`
+	Limits *Limits `json:"limits,omitempty"`
 }
 
-// TokensFile is the JSON file given with --tokens.
-type TokensFile struct {
-	Tokens []TokenEntry `json:"tokens"`
+// File is the JSON file given with --tokens.
+type File struct {
+	Tokens []Entry `json:"tokens"`
 }
 
-// Tokens authenticates bearer tokens against their SHA-256 hashes.
-type Tokens struct {
+// Set authenticates bearer tokens against their SHA-256 hashes.
+type Set struct {
 	entries []tokenEntry
 }
 
@@ -81,18 +85,18 @@ type tokenEntry struct {
 	principal Principal
 }
 
-// ParseTokens checks a tokens file and says exactly what is wrong with it.
-func ParseTokens(r io.Reader) (*Tokens, error) {
+// Parse checks a tokens file and says exactly what is wrong with it.
+func Parse(r io.Reader) (*Set, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	var f TokensFile
+	var f File
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("tokens file is not {\"tokens\": [...]}: %w", err)
 	}
 	if len(f.Tokens) == 0 {
 		return nil, errors.New("tokens file lists no tokens")
 	}
-	t := &Tokens{}
+	t := &Set{}
 	names := map[string]bool{}
 	hashes := map[string]int{}
 	var probs []string
@@ -114,7 +118,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		} else {
 			hashes[strings.ToLower(e.SHA256)] = i
 		}
-		var limits TokenLimits
+		var limits Limits
 		if e.Limits != nil {
 			limits = *e.Limits
 			for _, p := range limits.check() {
@@ -142,7 +146,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		}
 		var h [32]byte
 		copy(h[:], raw)
-		t.entries = append(t.entries, tokenEntry{hash: h, principal: Principal{Name: e.Name, Role: e.Role, Societies: socs, Limits: limits.resolve(e.Role)}})
+		t.entries = append(t.entries, tokenEntry{hash: h, principal: Principal{Name: e.Name, Role: e.Role, Societies: socs, Limits: limits.Resolve(e.Role)}})
 	}
 	if len(probs) > 0 {
 		return nil, errors.New("tokens file: " + strings.Join(probs, "; "))
@@ -153,12 +157,12 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 // Authenticate returns the principal of a bearer token. Every entry is
 // compared, in constant time, so the time taken says nothing about which
 // hash came close.
-func (t *Tokens) Authenticate(token string) (*Principal, bool) {
-	return t.byHash(sha256.Sum256([]byte(token)))
+func (t *Set) Authenticate(token string) (*Principal, bool) {
+	return t.ByHash(sha256.Sum256([]byte(token)))
 }
 
 // byHash returns the principal of the token whose SHA-256 is sum.
-func (t *Tokens) byHash(sum [32]byte) (*Principal, bool) {
+func (t *Set) ByHash(sum [32]byte) (*Principal, bool) {
 	var found *Principal
 	for i := range t.entries {
 		if subtle.ConstantTimeCompare(sum[:], t.entries[i].hash[:]) == 1 {
@@ -168,14 +172,14 @@ func (t *Tokens) byHash(sum [32]byte) (*Principal, bool) {
 	return found, found != nil
 }
 
-// HashToken returns the hex SHA-256 of a token, as the tokens file holds it.
-func HashToken(token string) string {
+// Hash returns the hex SHA-256 of a token, as the tokens file holds it.
+func Hash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
 
-// NewToken returns a fresh random bearer token.
-func NewToken() string {
+// New returns a fresh random bearer token.
+func New() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
@@ -183,17 +187,8 @@ func NewToken() string {
 	return "plk_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// bearer extracts the token of an Authorization header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(token), true
-}
-
-func sortedKeys(m map[string]bool) []string {
+// SortedKeys are a set's members in order.
+func SortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -203,16 +198,16 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // Len is the number of tokens.
-func (t *Tokens) Len() int { return len(t.entries) }
+func (t *Set) Len() int { return len(t.entries) }
 
 // jsonUnmarshalStrict reads a tokens file into f, refusing unknown fields.
-func jsonUnmarshalStrict(b []byte, f *TokensFile) error {
+func jsonUnmarshalStrict(b []byte, f *File) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	return dec.Decode(f)
 }
 
-func jsonIndent(f TokensFile) ([]byte, error) {
+func jsonIndent(f File) ([]byte, error) {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return nil, err

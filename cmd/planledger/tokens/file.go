@@ -1,4 +1,4 @@
-package server
+package tokens
 
 import (
 	"bytes"
@@ -17,31 +17,31 @@ import (
 	"planledger/eventstore/atomicfile"
 )
 
-// readTokens reads and checks a tokens file.
-func readTokens(path string) ([]byte, *Tokens, error) {
+// read reads and checks a tokens file.
+func read(path string) ([]byte, *Set, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := ParseTokens(bytes.NewReader(b))
+	t, err := Parse(bytes.NewReader(b))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, t, nil
 }
 
-// EditTokensFile changes a tokens file all or nothing: under a lock (so
+// EditFile changes a tokens file all or nothing: under a lock (so
 // that two edits do not lose one another), it reads the file (an absent
 // file is empty), lets edit change it, checks the result as serve would
 // and replaces the file atomically. A running server picks the change up
 // within seconds.
-func EditTokensFile(path string, edit func(*TokensFile) error) error {
+func EditFile(path string, edit func(*File) error) error {
 	unlock, err := lockDir(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	f, err := ReadTokensFile(path)
+	f, err := ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -54,7 +54,7 @@ func EditTokensFile(path string, edit func(*TokensFile) error) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ParseTokens(bytes.NewReader(out)); err != nil {
+	if _, err := Parse(bytes.NewReader(out)); err != nil {
 		return err
 	}
 	return atomicfile.Write(path, func(f *os.File) error {
@@ -66,20 +66,20 @@ func EditTokensFile(path string, edit func(*TokensFile) error) error {
 // ErrNoChange, returned by an edit, leaves the tokens file as it is.
 var ErrNoChange = errors.New("no change")
 
-// ReadTokensFile reads and checks a tokens file as it is written.
-func ReadTokensFile(path string) (TokensFile, error) {
-	var f TokensFile
-	b, _, err := readTokens(path)
+// ReadFile reads and checks a tokens file as it is written.
+func ReadFile(path string) (File, error) {
+	var f File
+	b, _, err := read(path)
 	if err != nil {
 		return f, err
 	}
 	return f, jsonUnmarshalStrict(b, &f)
 }
 
-// EnsureAdminToken creates the data folder's tokens file with a new admin
+// EnsureAdmin creates the data folder's tokens file with a new admin
 // token and returns the token (the only moment it exists in clear), or
 // returns "" if the file exists already.
-func EnsureAdminToken(dir datadir.Dir) (string, error) {
+func EnsureAdmin(dir datadir.Dir) (string, error) {
 	if _, err := os.Stat(dir.Tokens()); err == nil {
 		return "", nil
 	}
@@ -87,12 +87,12 @@ func EnsureAdminToken(dir datadir.Dir) (string, error) {
 		return "", err
 	}
 	var token string
-	err := EditTokensFile(dir.Tokens(), func(f *TokensFile) error {
+	err := EditFile(dir.Tokens(), func(f *File) error {
 		if len(f.Tokens) > 0 {
 			return ErrNoChange // made by another start, or by planledger token
 		}
-		token = NewToken()
-		f.Tokens = append(f.Tokens, TokenEntry{Name: "admin", SHA256: HashToken(token), Role: RoleAdmin, Created: time.Now().UTC().Truncate(time.Second)})
+		token = New()
+		f.Tokens = append(f.Tokens, Entry{Name: "admin", SHA256: Hash(token), Role: RoleAdmin, Created: time.Now().UTC().Truncate(time.Second)})
 		return nil
 	})
 	return token, err
@@ -115,13 +115,13 @@ func lockDir(path string) (func(), error) {
 	}, nil
 }
 
-// tokenSource is the tokens a running server authenticates against,
+// Source is the tokens a running server authenticates against,
 // read again from the file whenever it changes: a revoked token is
 // refused within one interval, without a restart.
-type tokenSource struct {
+type Source struct {
 	path   string
 	log    *slog.Logger
-	tokens atomic.Pointer[Tokens]
+	tokens atomic.Pointer[Set]
 	last   []byte
 	// unreadable is set while the file cannot be read (logged once).
 	unreadable bool
@@ -129,22 +129,22 @@ type tokenSource struct {
 	stopped    sync.WaitGroup
 }
 
-// watchTokens loads path and rereads it every interval.
-func watchTokens(path string, interval time.Duration, log *slog.Logger) (*tokenSource, error) {
-	b, t, err := readTokens(path)
+// Watch loads path and rereads it every interval.
+func Watch(path string, interval time.Duration, log *slog.Logger) (*Source, error) {
+	b, t, err := read(path)
 	if err != nil {
 		return nil, err
 	}
-	ts := &tokenSource{path: path, log: log, last: b, stop: make(chan struct{})}
+	ts := &Source{path: path, log: log, last: b, stop: make(chan struct{})}
 	ts.tokens.Store(t)
 	ts.stopped.Add(1)
 	go ts.watch(interval)
 	return ts, nil
 }
 
-func (ts *tokenSource) current() *Tokens { return ts.tokens.Load() }
+func (ts *Source) Current() *Set { return ts.tokens.Load() }
 
-func (ts *tokenSource) watch(interval time.Duration) {
+func (ts *Source) watch(interval time.Duration) {
 	defer ts.stopped.Done()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -160,7 +160,7 @@ func (ts *tokenSource) watch(interval time.Duration) {
 
 // reload reads the file again; a file that is gone or wrong keeps the
 // tokens in force, with an error in the log (once per content).
-func (ts *tokenSource) reload() {
+func (ts *Source) reload() {
 	b, err := os.ReadFile(ts.path)
 	if err != nil {
 		if !ts.unreadable {
@@ -174,7 +174,7 @@ func (ts *tokenSource) reload() {
 		return
 	}
 	ts.last = b
-	t, err := ParseTokens(bytes.NewReader(b))
+	t, err := Parse(bytes.NewReader(b))
 	if err != nil {
 		ts.log.Error("tokens file changed but is not valid; the tokens loaded before stay in force", "file", ts.path, "err", err)
 		return
@@ -183,7 +183,7 @@ func (ts *tokenSource) reload() {
 	ts.log.Info("tokens file reloaded", "file", ts.path, "tokens", t.Len())
 }
 
-func (ts *tokenSource) close() {
+func (ts *Source) Close() {
 	close(ts.stop)
 	ts.stopped.Wait()
 }

@@ -1,4 +1,4 @@
-package server
+package tokens
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseTokens(t *testing.T) {
-	h := HashToken("x")
+	h := Hash("x")
 	cases := []struct{ name, file, want string }{
 		{"not json", `{`, "is not"},
 		{"no tokens", `{"tokens":[]}`, "lists no tokens"},
@@ -22,13 +22,13 @@ func TestParseTokens(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseTokens(strings.NewReader(c.file))
+			_, err := Parse(strings.NewReader(c.file))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to say %q", err, c.want)
 			}
 		})
 	}
-	toks, err := ParseTokens(strings.NewReader(`{"tokens":[{"name":"chem","sha256":"` + HashToken("t-chem") + `","role":"submitter","societies":["hn-chem"]},{"name":"audit","sha256":"` + HashToken("t-audit") + `","role":"auditor"}]}`))
+	toks, err := Parse(strings.NewReader(`{"tokens":[{"name":"chem","sha256":"` + Hash("t-chem") + `","role":"submitter","societies":["hn-chem"]},{"name":"audit","sha256":"` + Hash("t-audit") + `","role":"auditor"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,5 +61,30 @@ func TestParseTokens(t *testing.T) {
 		if (err == nil) != c.ok || (err != nil && !domain.IsKind(err, domain.KindForbidden)) {
 			t.Errorf("%s writes %s (owner %q): %v, want allowed=%v", c.who.Name, c.ref, c.owner, err, c.ok)
 		}
+	}
+}
+
+// TestTokensFileRefusesOneTokenTwice: two entries with one hash would be
+// one token with two principals (the later won, silently); and limits
+// must make sense.
+func TestTokensFileRefusesOneTokenTwice(t *testing.T) {
+	h := Hash("x")
+	for _, c := range []struct{ file, want string }{
+		{`{"tokens":[{"name":"a","sha256":"` + h + `","role":"admin"},{"name":"b","sha256":"` + strings.ToUpper(h) + `","role":"auditor"}]}`,
+			"tokens[1].sha256 is tokens[0]'s too"},
+		{`{"tokens":[{"name":"a","sha256":"` + h + `","role":"admin","limits":{"requests_per_second":-3}}]}`, "limits.requests_per_second"},
+		{`{"tokens":[{"name":"a","sha256":"` + h + `","role":"admin","limits":{"events_per_day":-2}}]}`, "limits.events_per_day"},
+	} {
+		if _, err := Parse(strings.NewReader(c.file)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.file, err, c.want)
+		}
+	}
+	tk, err := Parse(strings.NewReader(`{"tokens":[{"name":"s","sha256":"` + h + `","role":"submitter","societies":["hn-chem"],"limits":{"events_per_day":7}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tk.Authenticate("x")
+	if want := (Limits{RequestsPerSecond: -1, Burst: -1, EventsPerDay: 7}); p.Limits != want {
+		t.Fatalf("limits %+v; want %+v (the role's defaults, none, filled in)", p.Limits, want)
 	}
 }
