@@ -109,6 +109,17 @@ func (s *Server) entryBundle(r *http.Request, t tlog.Tile) ([]byte, error) {
 	return out, nil
 }
 
+// pathSeq is the {seq} of the path, a record's sequence; ok is false when
+// it answered 400.
+func pathSeq(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
+	if err != nil || seq == 0 {
+		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
+		return 0, false
+	}
+	return seq, true
+}
+
 // checkpointParam answers with the signed checkpoint whose size the
 // query parameter name gives (absent: the latest); ok is false when it
 // answered with a problem.
@@ -145,9 +156,8 @@ func (s *Server) checkpointFor(r *http.Request, n int64) (logtree.Checkpoint, []
 // handleRecordProof serves a record with its inclusion proof, a C2SP
 // tlog-proof against the latest checkpoint (or ?size=N's).
 func (s *Server) handleRecordProof(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
-	if err != nil || seq == 0 {
-		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
+	seq, ok := pathSeq(w, r)
+	if !ok {
 		return
 	}
 	c, signed, ok := s.checkpointParam(w, r, "size")
@@ -220,9 +230,8 @@ func (s *Server) handleTreeProof(w http.ResponseWriter, r *http.Request, _ *toke
 // handleGetRecord serves one record by its sequence: its line, the leaf
 // of the tree.
 func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request, _ *tokens.Principal) {
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 63)
-	if err != nil || seq == 0 {
-		problem(w, http.StatusBadRequest, "the sequence is a whole number from 1")
+	seq, ok := pathSeq(w, r)
+	if !ok {
 		return
 	}
 	rec, err := s.store.Get(r.Context(), seq)
