@@ -97,16 +97,12 @@ func ReadCheckpoint(path string, history History) (*Views, CheckpointOrigin, err
 }
 
 func readCheckpoint(path string, history History) (*checkpointFile, *Views, error) {
-	f, err := os.Open(path)
+	zr, err := atomicfile.OpenGzip(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
+	defer zr.Close()
 	var cp checkpointFile
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("not a gzip file: %w", err)
-	}
 	if err := json.NewDecoder(zr).Decode(&cp); err != nil {
 		return nil, nil, err
 	}

@@ -1,16 +1,15 @@
 package projections
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"planledger/eventstore"
+	"planledger/eventstore/atomicfile"
 )
 
 // CheckpointCarrier is the views' checkpoint as a carrier of the
@@ -54,15 +53,11 @@ type checkpointHead struct {
 // their first member.
 func readCheckpointHead(path string) (checkpointHead, error) {
 	var h checkpointHead
-	f, err := os.Open(path)
+	zr, err := atomicfile.OpenGzip(path)
 	if err != nil {
 		return h, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return h, err
-	}
+	defer zr.Close()
 	dec := json.NewDecoder(zr)
 	if err := expectDelim(dec, '{'); err != nil {
 		return h, err

@@ -1,9 +1,12 @@
 // Package atomicfile replaces the ledger's files beside its log all or
 // nothing: the views' checkpoint and snapshots, the tokens file, an
-// auditor's state.
+// auditor's state; and opens the gzip ones among them again.
 package atomicfile
 
 import (
+	"compress/gzip"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -42,4 +45,27 @@ func Write(path string, write func(*os.File) error) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// gzipFile is an open gzip file: reads decompress; Close closes the file.
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g gzipFile) Close() error { return g.f.Close() }
+
+// OpenGzip opens a gzip file that Write wrote (the views' checkpoint,
+// snapshots) for reading its decompressed bytes.
+func OpenGzip(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a gzip file: %w", path, err)
+	}
+	return gzipFile{Reader: zr, f: f}, nil
 }

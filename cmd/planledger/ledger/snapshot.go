@@ -201,15 +201,11 @@ func (s *snapshots) read(ctx context.Context, ref domain.Ref) (domain.Snapshot, 
 
 // readGzip reads a gzipped file whole.
 func readGzip(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	zr, err := atomicfile.OpenGzip(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
+	defer zr.Close()
 	return io.ReadAll(zr)
 }
 
