@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -115,22 +116,49 @@ func decodePayload(t EventType, f *fields) Payload {
 
 // codec decodes the data of one event type: strictly, member by member
 // (DecodeData, DataSchema), or as stored, straight into the payload
-// struct (DecodeStored).
+// struct (DecodeStored): on the fast path of the struct's plan (nil when
+// it has none, see storedPlan) when the data allows, else with
+// encoding/json.
 type codec struct {
 	strict func(*fields) Payload
-	stored func(json.RawMessage) (Payload, error)
+	fast   func(json.RawMessage) (Payload, bool)
+	slow   func(json.RawMessage) (Payload, error)
+}
+
+// stored decodes a stored record's data.
+func (c codec) stored(data json.RawMessage) (Payload, error) {
+	if c.fast != nil {
+		if p, ok := c.fast(data); ok {
+			return p, nil
+		}
+	}
+	return c.slow(data)
 }
 
 // codecOf is the codec of a payload struct T and its strict decoder.
 func codecOf[T Payload](strict func(*fields) T) codec {
-	return codec{
-		strict: func(f *fields) Payload { return strict(f) },
-		stored: func(data json.RawMessage) (Payload, error) {
-			var x T
+	return storedCodec(func(f *fields) Payload { return strict(f) }, func() T { var x T; return x })
+}
+
+// storedCodec is the codec of the payload struct T, whose zero value (its
+// aggregate aside, for a retraction) zero gives.
+func storedCodec[T Payload](strict func(*fields) Payload, zero func() T) codec {
+	c := codec{
+		strict: strict,
+		slow: func(data json.RawMessage) (Payload, error) {
+			x := zero()
 			err := json.Unmarshal(data, &x)
 			return x, err
 		},
 	}
+	if plan := planStored(reflect.TypeFor[T]()); plan != nil {
+		c.fast = func(data json.RawMessage) (Payload, bool) {
+			x := zero()
+			ok := plan.decode(data, reflect.ValueOf(&x).Elem())
+			return x, ok
+		}
+	}
+	return c
 }
 
 // codecs is the catalogue's decoders by event type: the one table both
@@ -172,14 +200,8 @@ var codecs = func() map[EventType]codec {
 // retractionCodec decodes the retractions of aggregate type a, which
 // carry it.
 func retractionCodec(a AggregateType) codec {
-	return codec{
-		strict: func(f *fields) Payload { return decodeEventRetracted(f, a) },
-		stored: func(data json.RawMessage) (Payload, error) {
-			x := EventRetracted{aggregate: a}
-			err := json.Unmarshal(data, &x)
-			return x, err
-		},
-	}
+	return storedCodec(func(f *fields) Payload { return decodeEventRetracted(f, a) },
+		func() EventRetracted { return EventRetracted{aggregate: a} })
 }
 
 func quote(s string) string {
