@@ -78,6 +78,8 @@ type Batches struct {
 	// last is the sequence added last; broken the batch a hole cut.
 	last   uint64
 	broken string
+	// one returns a record that is no batch's, without a slice of its own.
+	one [1]domain.Record
 }
 
 // Held is how many records wait for the end of their batch.
@@ -90,7 +92,7 @@ func (b *Batches) Drop() { b.held, b.last = nil, 0 }
 // Add takes the next record of the log and returns the records now ready,
 // in log order: none while a batch is open, the whole batch at its last
 // record; a batch that something else follows before its end comes back
-// torn, ahead of what follows it.
+// torn, ahead of what follows it. The slice is valid until the next call.
 func (b *Batches) Add(rec domain.Record) []domain.Record {
 	var out []domain.Record
 	m := rec.Batch
@@ -123,10 +125,16 @@ func (b *Batches) Add(rec domain.Record) []domain.Record {
 		out = b.Flush()
 	}
 	switch {
+	case (m == nil || (m.Index == 1 && m.Last)) && out == nil:
+		b.one[0] = rec
+		return b.one[:]
 	case m == nil || (m.Index == 1 && m.Last):
 		return append(out, rec)
 	case m.Index == 1:
-		b.held = []domain.Record{rec}
+		// The batch's length, when its header gives one a batch can have,
+		// sizes the hold: a long batch is not copied again as it grows.
+		b.held = make([]domain.Record, 1, max(1, min(m.Size, MaxBatch)))
+		b.held[0] = rec
 		return out
 	}
 	markTorn(&rec) // the batch's beginning is not right before it

@@ -91,8 +91,9 @@ func (v *Views) Apply(ctx context.Context, rec *domain.Record) error {
 	if rec.Sequence != next {
 		return fmt.Errorf("views expecting sequence %d cannot apply sequence %d: records must come in order, without gaps", next, rec.Sequence)
 	}
-	for _, r := range v.batches.Add(*rec) {
-		if err := v.applyOne(ctx, &r); err != nil {
+	ready := v.batches.Add(*rec)
+	for i := range ready {
+		if err := v.applyOne(ctx, &ready[i]); err != nil {
 			return err
 		}
 	}
