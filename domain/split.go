@@ -49,3 +49,33 @@ func splitObject(b []byte) (map[string]json.RawMessage, bool) {
 // plainText reads a JSON string without escapes, in valid UTF-8; ok is
 // false when it leaves the value to encoding/json.
 func plainText(v []byte) (string, bool) { return plainValue(v) }
+
+// SplitArray returns the elements of a JSON array as raw values, slices of
+// b, as encoding/json reads them into []json.RawMessage (each without the
+// white space around it); ok is false when b is not an array the scanner
+// reads (then encoding/json says what is wrong with it). A batch's
+// elements are split this way instead of copied out one by one.
+func SplitArray(b []byte) ([]json.RawMessage, bool) {
+	s := scanner{b: b}
+	if !s.consume('[') {
+		return nil, false
+	}
+	var out []json.RawMessage
+	if s.consume(']') {
+		return []json.RawMessage{}, s.end()
+	}
+	for {
+		s.ws()
+		start := s.i
+		if !s.skipValue(0) {
+			return nil, false
+		}
+		out = append(out, json.RawMessage(b[start:s.i]))
+		if s.consume(']') {
+			return out, s.end()
+		}
+		if !s.consume(',') {
+			return nil, false
+		}
+	}
+}

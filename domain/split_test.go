@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"testing"
@@ -70,6 +71,33 @@ func FuzzDateJSON(f *testing.F) {
 		}
 		if fastErr == nil && (fast.text != slow.text || !fast.t.Equal(slow.t)) {
 			t.Fatalf("%q: shortcut %q, encoding/json %q", in, fast.text, slow.text)
+		}
+	})
+}
+
+// FuzzSplitArray: where SplitArray reads an array, encoding/json reads
+// the same elements.
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ {"a":1} , {"b":[1,2]} ] `, `[1,"x",null,true]`, `[{"a":"\u00e9"}]`, `[{]`, `[1,]`, `[1] x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := SplitArray(b)
+		var want []json.RawMessage
+		err := json.Unmarshal(b, &want)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SplitArray read %q, which encoding/json refuses: %v", b, err)
+		}
+		if len(got) != len(want) || (got == nil) != (want == nil) {
+			t.Fatalf("%q: %q, encoding/json %q", b, got, want)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%q element %d: %q, encoding/json %q", b, i, got[i], want[i])
+			}
 		}
 	})
 }

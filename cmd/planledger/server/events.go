@@ -181,9 +181,11 @@ func splitEvents(body []byte, batch bool) ([]json.RawMessage, int, string) {
 	if trimmed[0] != '[' {
 		return nil, http.StatusBadRequest, "a batch is a JSON array of events"
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(trimmed, &raws); err != nil {
-		return nil, http.StatusBadRequest, "the batch is not a JSON array: " + err.Error()
+	raws, ok := domain.SplitArray(trimmed)
+	if !ok {
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, http.StatusBadRequest, "the batch is not a JSON array: " + err.Error()
+		}
 	}
 	if len(raws) == 0 {
 		return nil, http.StatusBadRequest, "the batch is empty; send at least one event"
