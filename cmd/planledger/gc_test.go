@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+)
+
+// TestTuneGC: the commands that read a whole log collect garbage less
+// often, unless the environment says otherwise; serve keeps the defaults.
+func TestTuneGC(t *testing.T) {
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	defer debug.SetGCPercent(gcPercent())
+	defer debug.SetMemoryLimit(limit())
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(env); ok {
+			t.Setenv(env, v) // restored afterwards
+			os.Unsetenv(env)
+		}
+	}
+	const noLimit = int64(1<<63 - 1)
+
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(noLimit)
+	tuneGC("serve")
+	if gcPercent() != 100 || limit() != noLimit {
+		t.Fatalf("serve: GOGC %d, limit %d; want the defaults", gcPercent(), limit())
+	}
+	tuneGC("replay")
+	if gcPercent() != readerGCPercent {
+		t.Errorf("replay: GOGC %d, want %d", gcPercent(), readerGCPercent)
+	}
+	if total := memTotal(); total <= 0 || limit() != total/2 {
+		t.Errorf("replay: memory limit %d with %d bytes of memory; want half", limit(), total)
+	}
+
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(noLimit)
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	tuneGC("verify")
+	if gcPercent() != 100 || limit() != noLimit {
+		t.Errorf("verify with GOGC and GOMEMLIMIT set: GOGC %d, limit %d; the environment should win", gcPercent(), limit())
+	}
+}
