@@ -1,5 +1,7 @@
 package domain
 
+import "reflect"
+
 // FastRecordBody exposes the fast path of DecodeRecordBody to the fuzz test.
 func FastRecordBody(b []byte) (Record, bool) { return fastRecord(b, false) }
 
@@ -19,3 +21,6 @@ func StoredFast(t EventType, data []byte) (p Payload, planned, ok bool) {
 
 // StoredSlow is DecodeStored on encoding/json alone.
 func StoredSlow(t EventType, data []byte) (Payload, error) { return codecs[t].slow(data) }
+
+// HasStoredPlan reports whether the fast path would read v's type.
+func HasStoredPlan(v any) bool { return planStored(reflect.TypeOf(v)) != nil }

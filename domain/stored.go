@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"encoding"
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -32,12 +34,25 @@ type storedField struct {
 // maxStoredFields bounds the members a plan tracks with its bit set.
 const maxStoredFields = 64
 
-var dateType = reflect.TypeFor[Date]()
+var (
+	dateType            = reflect.TypeFor[Date]()
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// customDecoded reports whether encoding/json decodes t with t's own
+// method rather than by its kind: such a type has no plan (Date aside,
+// whose method the plan follows).
+func customDecoded(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t.Implements(unmarshalerType) || p.Implements(unmarshalerType) ||
+		t.Implements(textUnmarshalerType) || p.Implements(textUnmarshalerType)
+}
 
 // planStored returns the plan of struct type t, or nil when a field is of
 // a kind it does not read (that type then always takes encoding/json).
 func planStored(t reflect.Type) *storedPlan {
-	if t.Kind() != reflect.Struct {
+	if t.Kind() != reflect.Struct || customDecoded(t) {
 		return nil
 	}
 	p := &storedPlan{}
@@ -67,6 +82,9 @@ func planStored(t reflect.Type) *storedPlan {
 func readerOf(t reflect.Type) func(*scanner, reflect.Value, int) bool {
 	if t == dateType {
 		return readDate
+	}
+	if customDecoded(t) {
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.String:

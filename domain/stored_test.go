@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"planledger/domain"
 )
@@ -129,4 +130,45 @@ func BenchmarkDecodeStored(b *testing.B) {
 			}
 		}
 	})
+}
+
+// textID is decoded by its own method, as encoding/json would.
+type textID string
+
+func (t *textID) UnmarshalText(b []byte) error { *t = textID("id:" + string(b)); return nil }
+
+// TestStoredPlanLeavesCustomTypes: a type encoding/json decodes with the
+// type's own method (time.Time, a TextUnmarshaler), an embedded field, a
+// member without a name, an interface: no plan, encoding/json decides.
+func TestStoredPlanLeavesCustomTypes(t *testing.T) {
+	type withTime struct {
+		At time.Time `json:"at"`
+	}
+	type withText struct {
+		ID textID `json:"id"`
+	}
+	type embedded struct {
+		domain.Member
+	}
+	type untagged struct {
+		Name string
+	}
+	type withAny struct {
+		X any `json:"x"`
+	}
+	type plain struct {
+		Name    string          `json:"name"`
+		Members []domain.Member `json:"members"`
+		On      domain.Date     `json:"on"`
+		Counts  map[string]int  `json:"counts"`
+		Amount  *float64        `json:"amount"`
+	}
+	for _, v := range []any{withTime{}, withText{}, embedded{}, untagged{}, withAny{}} {
+		if domain.HasStoredPlan(v) {
+			t.Errorf("%T has a plan; encoding/json must decode it", v)
+		}
+	}
+	if !domain.HasStoredPlan(plain{}) {
+		t.Error("a struct of plain fields has no plan")
+	}
 }
