@@ -38,6 +38,7 @@ var (
 	dateType            = reflect.TypeFor[Date]()
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	numberType          = reflect.TypeFor[json.Number]()
 )
 
 // customDecoded reports whether encoding/json decodes t with t's own
@@ -49,23 +50,30 @@ func customDecoded(t reflect.Type) bool {
 		t.Implements(textUnmarshalerType) || p.Implements(textUnmarshalerType)
 }
 
-// planStored returns the plan of struct type t, or nil when a field is of
-// a kind it does not read (that type then always takes encoding/json).
-func planStored(t reflect.Type) *storedPlan {
-	if t.Kind() != reflect.Struct || customDecoded(t) {
+// planStored returns the plan of struct type t, or nil when encoding/json
+// would read it otherwise than by its fields' kinds (that type then always
+// takes encoding/json).
+func planStored(t reflect.Type) *storedPlan { return planOf(t, map[reflect.Type]bool{}) }
+
+// planOf is planStored; visiting holds the structs being planned, a type
+// that contains itself having no plan.
+func planOf(t reflect.Type, visiting map[reflect.Type]bool) *storedPlan {
+	if t.Kind() != reflect.Struct || customDecoded(t) || visiting[t] {
 		return nil
 	}
+	visiting[t] = true
+	defer delete(visiting, t)
 	p := &storedPlan{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.Anonymous || name == "" || name == "-" {
-			return nil
+		name, ok := plainTag(f.Tag.Get("json"))
+		if f.Anonymous || !ok || p.field([]byte(name)) >= 0 {
+			return nil // embedded, untagged, unusual or repeated names: encoding/json's rules
 		}
-		read := readerOf(f.Type)
+		read := readerOf(f.Type, visiting)
 		if read == nil {
 			return nil
 		}
@@ -77,13 +85,34 @@ func planStored(t reflect.Type) *storedPlan {
 	return p
 }
 
+// plainTag returns the member name of a json tag that has only letters,
+// digits and underscores in its name and no option but omitempty or
+// omitzero (",string", say, changes how the value is read).
+func plainTag(tag string) (string, bool) {
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "" {
+		return "", false
+	}
+	for _, c := range name {
+		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return "", false
+		}
+	}
+	for opt := range strings.SplitSeq(opts, ",") {
+		if opt != "" && opt != "omitempty" && opt != "omitzero" {
+			return "", false
+		}
+	}
+	return name, true
+}
+
 // readerOf returns the function that reads one value of type t into a
 // settable reflect.Value, or nil for a type the fast path leaves alone.
-func readerOf(t reflect.Type) func(*scanner, reflect.Value, int) bool {
+func readerOf(t reflect.Type, visiting map[reflect.Type]bool) func(*scanner, reflect.Value, int) bool {
 	if t == dateType {
 		return readDate
 	}
-	if customDecoded(t) {
+	if customDecoded(t) || t == numberType {
 		return nil
 	}
 	switch t.Kind() {
@@ -96,7 +125,7 @@ func readerOf(t reflect.Type) func(*scanner, reflect.Value, int) bool {
 	case reflect.Float64:
 		return readFloat
 	case reflect.Pointer:
-		if t.Elem().Kind() != reflect.Float64 {
+		if t.Elem().Kind() != reflect.Float64 || customDecoded(t.Elem()) {
 			return nil
 		}
 		return func(s *scanner, v reflect.Value, _ int) bool {
@@ -108,22 +137,22 @@ func readerOf(t reflect.Type) func(*scanner, reflect.Value, int) bool {
 			return true
 		}
 	case reflect.Struct:
-		p := planStored(t)
+		p := planOf(t, visiting)
 		if p == nil {
 			return nil
 		}
 		return p.read
 	case reflect.Slice:
-		elem := readerOf(t.Elem())
+		elem := readerOf(t.Elem(), visiting)
 		if elem == nil {
 			return nil
 		}
 		return func(s *scanner, v reflect.Value, depth int) bool { return readSlice(s, v, depth, t, elem) }
 	case reflect.Map:
-		if t.Key().Kind() != reflect.String || t.Key().Name() != "string" {
+		if t.Key() != reflect.TypeFor[string]() {
 			return nil
 		}
-		elem := readerOf(t.Elem())
+		elem := readerOf(t.Elem(), visiting)
 		if elem == nil {
 			return nil
 		}

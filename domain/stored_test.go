@@ -172,3 +172,37 @@ func TestStoredPlanLeavesCustomTypes(t *testing.T) {
 		t.Error("a struct of plain fields has no plan")
 	}
 }
+
+// TestStoredPlanLeavesUnusualTags: options and names encoding/json reads
+// its own way, and a type that contains itself, have no plan.
+func TestStoredPlanLeavesUnusualTags(t *testing.T) {
+	type asString struct {
+		N int `json:"n,string"`
+	}
+	type number struct {
+		N json.Number `json:"n"`
+	}
+	type twice struct {
+		A string `json:"a"`
+		B string `json:"a"`
+	}
+	type oddName struct {
+		A string `json:"a'b"`
+	}
+	type tree struct {
+		Name string `json:"name"`
+		Kids []tree `json:"kids"`
+	}
+	type omit struct {
+		A string `json:"a,omitempty"`
+		B int    `json:"b,omitzero"`
+	}
+	for _, v := range []any{asString{}, number{}, twice{}, oddName{}, tree{}} {
+		if domain.HasStoredPlan(v) {
+			t.Errorf("%T has a plan; encoding/json must decode it", v)
+		}
+	}
+	if !domain.HasStoredPlan(omit{}) {
+		t.Error("omitempty and omitzero change nothing in decoding, yet no plan")
+	}
+}

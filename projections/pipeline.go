@@ -54,8 +54,8 @@ func pipelined(ctx context.Context, each func(func(domain.Record) error) error, 
 		return send(full)
 	})
 	if len(chunk) > 0 { // what was read is applied, whatever ended the read
-		if err := send(chunk); err != nil && readErr == nil {
-			readErr = err
+		if err := send(chunk); err != nil && (readErr == nil || errors.Is(readErr, eventstore.ErrStop)) {
+			readErr = err // records read were not applied: not a clean stop
 		}
 	}
 	close(chunks)

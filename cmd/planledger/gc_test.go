@@ -35,16 +35,25 @@ func TestTuneGC(t *testing.T) {
 	if gcPercent() != readerGCPercent {
 		t.Errorf("replay: GOGC %d, want %d", gcPercent(), readerGCPercent)
 	}
-	if total := memTotal(); total <= 0 || limit() != total/2 {
+	switch total := memoryAvailable(); {
+	case total > 0 && limit() != total/2:
 		t.Errorf("replay: memory limit %d with %d bytes of memory; want half", limit(), total)
+	case total == 0 && limit() != noLimit:
+		t.Errorf("replay: memory limit %d where the memory is unknown; want none", limit())
 	}
 
-	debug.SetGCPercent(100)
-	debug.SetMemoryLimit(noLimit)
-	t.Setenv("GOGC", "150")
-	t.Setenv("GOMEMLIMIT", "1GiB")
-	tuneGC("verify")
-	if gcPercent() != 100 || limit() != noLimit {
-		t.Errorf("verify with GOGC and GOMEMLIMIT set: GOGC %d, limit %d; the environment should win", gcPercent(), limit())
+	for _, env := range [][2]string{{"GOGC", "150"}, {"GOGC", "off"}, {"GOMEMLIMIT", "1GiB"}} {
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(noLimit)
+		t.Run(env[0]+"="+env[1], func(t *testing.T) {
+			t.Setenv(env[0], env[1])
+			tuneGC("verify")
+			switch {
+			case env[0] == "GOGC" && (gcPercent() != 100 || limit() != noLimit):
+				t.Errorf("GOGC %d, limit %d; with GOGC set, want both untouched", gcPercent(), limit())
+			case env[0] == "GOMEMLIMIT" && (gcPercent() != readerGCPercent || limit() != noLimit):
+				t.Errorf("GOGC %d, limit %d; with GOMEMLIMIT set, want GOGC %d and the limit untouched", gcPercent(), limit(), readerGCPercent)
+			}
+		})
 	}
 }
