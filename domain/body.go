@@ -206,6 +206,27 @@ func (s *scanner) consume(c byte) bool {
 	return false
 }
 
+// elements reads the rest of an array or object whose opening byte is
+// consumed: items separated by commas up to the byte end, each read by
+// item from its first byte that is not white space.
+func (s *scanner) elements(end byte, item func() bool) bool {
+	if s.consume(end) {
+		return true
+	}
+	for {
+		s.ws()
+		if !item() {
+			return false
+		}
+		if s.consume(end) {
+			return true
+		}
+		if !s.consume(',') {
+			return false
+		}
+	}
+}
+
 // end reports whether only white space is left.
 func (s *scanner) end() bool {
 	s.ws()

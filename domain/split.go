@@ -60,22 +60,17 @@ func SplitArray(b []byte) ([]json.RawMessage, bool) {
 	if !s.consume('[') {
 		return nil, false
 	}
-	var out []json.RawMessage
-	if s.consume(']') {
-		return []json.RawMessage{}, s.end()
-	}
-	for {
-		s.ws()
+	out := []json.RawMessage{}
+	ok := s.elements(']', func() bool {
 		start := s.i
 		if !s.skipValue(0) {
-			return nil, false
+			return false
 		}
 		out = append(out, json.RawMessage(b[start:s.i]))
-		if s.consume(']') {
-			return out, s.end()
-		}
-		if !s.consume(',') {
-			return nil, false
-		}
+		return true
+	})
+	if !ok || !s.end() {
+		return nil, false
 	}
+	return out, true
 }

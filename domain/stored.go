@@ -173,11 +173,8 @@ func (p *storedPlan) read(s *scanner, v reflect.Value, depth int) bool {
 	if depth > maxDepth || !s.consume('{') {
 		return false
 	}
-	if s.consume('}') {
-		return true
-	}
 	var seen uint64
-	for {
+	return s.elements('}', func() bool {
 		key, ok := s.plainString()
 		if !ok || !s.consume(':') {
 			return false
@@ -188,16 +185,8 @@ func (p *storedPlan) read(s *scanner, v reflect.Value, depth int) bool {
 		}
 		seen |= 1 << f
 		s.ws()
-		if !p.fields[f].read(s, v.Field(p.fields[f].index), depth+1) {
-			return false
-		}
-		if s.consume('}') {
-			return true
-		}
-		if !s.consume(',') {
-			return false
-		}
-	}
+		return p.fields[f].read(s, v.Field(p.fields[f].index), depth+1)
+	})
 }
 
 // field returns the index in p.fields of the member named key, or -1.
@@ -299,23 +288,14 @@ func readSlice(s *scanner, v reflect.Value, depth int, t reflect.Type, elem func
 		return false
 	}
 	out := reflect.MakeSlice(t, 0, 4)
-	if !s.consume(']') {
-		for {
-			out = reflect.Append(out, reflect.Zero(t.Elem()))
-			s.ws()
-			if !elem(s, out.Index(out.Len()-1), depth+1) {
-				return false
-			}
-			if s.consume(']') {
-				break
-			}
-			if !s.consume(',') {
-				return false
-			}
-		}
+	ok := s.elements(']', func() bool {
+		out = reflect.Append(out, reflect.Zero(t.Elem()))
+		return elem(s, out.Index(out.Len()-1), depth+1)
+	})
+	if ok {
+		v.Set(out)
 	}
-	v.Set(out)
-	return true
+	return ok
 }
 
 // readMap reads an object into a new map, empty (not nil) for {}.
@@ -324,27 +304,22 @@ func readMap(s *scanner, v reflect.Value, depth int, t reflect.Type, elem func(*
 		return false
 	}
 	out := reflect.MakeMap(t)
-	if !s.consume('}') {
-		x := reflect.New(t.Elem()).Elem()
-		for {
-			key, ok := s.plainString()
-			if !ok || !s.consume(':') {
-				return false
-			}
-			s.ws()
-			x.SetZero()
-			if !elem(s, x, depth+1) {
-				return false
-			}
-			out.SetMapIndex(reflect.ValueOf(string(key)), x)
-			if s.consume('}') {
-				break
-			}
-			if !s.consume(',') {
-				return false
-			}
+	x := reflect.New(t.Elem()).Elem()
+	ok := s.elements('}', func() bool {
+		key, ok := s.plainString()
+		if !ok || !s.consume(':') {
+			return false
 		}
+		s.ws()
+		x.SetZero()
+		if !elem(s, x, depth+1) {
+			return false
+		}
+		out.SetMapIndex(reflect.ValueOf(string(key)), x)
+		return true
+	})
+	if ok {
+		v.Set(out)
 	}
-	v.Set(out)
-	return true
+	return ok
 }
